@@ -1,0 +1,1 @@
+"""Platform adapters and archive importers: they translate the outside world into kernel events."""

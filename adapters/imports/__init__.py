@@ -1,0 +1,1 @@
+"""Archive importers (mbox, Slack export, DiscordChatExporter): streaming readers that yield kernel events."""

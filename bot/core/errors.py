@@ -1,0 +1,43 @@
+"""One domain error tree, so callers catch our meaning rather than a library's exception."""
+
+from __future__ import annotations
+
+
+class CohortbotError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class ConfigurationError(CohortbotError):
+    """The configuration cannot work; start-up stops with this message."""
+
+
+class StoreUnavailable(CohortbotError):
+    """The database cannot be reached or opened; nothing was written."""
+
+
+class ImportFailure(CohortbotError):
+    """An archive cannot be read at all (missing, unreadable, wrong format)."""
+
+
+class UnknownMember(CohortbotError):
+    """A member reference matched nobody."""
+
+
+class SendError(CohortbotError):
+    """Base for delivery failures that adapters raise at their boundary."""
+
+
+class RateLimited(SendError):
+    """The platform asked us to wait; the outbox reschedules after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TemporarySendError(SendError):
+    """Worth retrying until the message's deadline."""
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help; the message goes to the dead-letter state with this reason."""

@@ -1,0 +1,5 @@
+"""The store: SQLAlchemy models, sessions, ingest and queries. ORM objects never leave it."""
+
+from bot.store.db import Store, open_store
+
+__all__ = ["Store", "open_store"]

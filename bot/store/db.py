@@ -1,0 +1,147 @@
+"""Opening the database: engine, SQLite pragmas, migrations and the unit of work."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.core.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite+aiosqlite:///cohortbot.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The URL in force: the explicit one, else ``COHORTBOT_DATABASE_URL``, else the embedded default."""
+    return explicit or os.environ.get("COHORTBOT_DATABASE_URL") or DEFAULT_URL
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the bot read while an import writes; foreign keys make erasure cascade.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.update(pool_pre_ping=True, connect_args={"timeout": 10})
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("migrations")))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(_alembic_config(connection), revision)
+
+
+def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+@dataclass(slots=True)
+class Store:
+    """The database handle every command and worker receives from the composition root."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a transaction, for the batched paths that keep ORM objects out."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def migrate(self, revision: str = "head") -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
+
+    async def downgrade(self, revision: str = "base") -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_downgrade, revision)
+
+    async def current_revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Connect, and bring a new or older database up to the current schema.
+
+    An unreachable or unopenable database becomes ``StoreUnavailable`` with the URL (minus
+    its password) in the message, so the CLI can say what went wrong instead of a traceback.
+    """
+    url = database_url(url)
+    safe = make_url(url).render_as_string(hide_password=True)
+    engine = create_engine(url)
+    store = Store(engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    try:
+        if migrate and await store.current_revision() != _head():
+            log.info("migrating %s to head", safe)
+            await store.migrate()
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await engine.dispose()
+        raise StoreUnavailable(f"cannot open database {safe}: {exc.__class__.__name__}: {exc}") from exc
+    return store

@@ -1,0 +1,1 @@
+"""Programmes, policy, templates and the outbox: what the bot says, to whom, and when."""

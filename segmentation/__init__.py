@@ -1,0 +1,1 @@
+"""Segmentation: features and rules that place each member on the article's dimensions."""
