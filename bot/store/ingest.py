@@ -149,7 +149,7 @@ class Ingestor:
                     tuple_(Identity.platform, Identity.external_id).in_(list(chunk))
                 )
             )
-            for platform, external_id, member_id in rows.tuples():
+            for platform, external_id, member_id in rows:
                 self._members[(platform, external_id)] = member_id
         missing = [k for k in missing if k not in self._members]
         if not missing:
@@ -163,7 +163,7 @@ class Ingestor:
                 .where(Identity.email.in_(list(chunk)))
                 .order_by(Identity.id)
             )
-            for owner_email, owner_id in owners.tuples():
+            for owner_email, owner_id in owners:
                 if owner_email:
                     by_email.setdefault(owner_email, owner_id)
         new_identities: list[dict[str, Any]] = []
@@ -227,7 +227,7 @@ class Ingestor:
                     tuple_(Identity.platform, Identity.external_id).in_(list(chunk))
                 )
             )
-            for platform, external_id, member_id in rows.tuples():
+            for platform, external_id, member_id in rows:
                 self._members[(platform, external_id)] = member_id
         return created
 
