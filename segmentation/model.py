@@ -1,0 +1,107 @@
+"""Value objects of segmentation: dimensions, decisions and the evidence a person can read.
+
+These cross package lines (messages/ reads them to pick programmes and explain "why me?"),
+so they are plain frozen dataclasses with no store or I/O attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DIMENSIONS: tuple[str, ...] = ("skill", "purpose", "org_type", "org_size", "location", "engagement")
+
+#: Allowed values per dimension; ``location`` takes ISO 3166 codes besides ``unknown``.
+VALUES: Mapping[str, tuple[str, ...]] = {
+    "skill": ("technical", "non_technical", "unknown"),
+    "purpose": ("business", "volunteer", "academic", "unknown"),
+    "org_type": (
+        "device_maker",
+        "isv",
+        "system_integrator",
+        "service_provider",
+        "end_user_org",
+        "n/a",
+        "unknown",
+    ),
+    "org_size": ("large", "sme", "n/a", "unknown"),
+    "location": ("unknown",),
+    "engagement": ("newcomer", "casual", "regular", "core", "at_risk", "dormant"),
+}
+
+UNKNOWN = "unknown"
+
+
+def valid_value(dimension: str, value: str) -> bool:
+    """Whether a manager's override names a real value (location accepts any ISO-like code)."""
+    if dimension not in VALUES:
+        return False
+    if dimension == "location":
+        return value == UNKNOWN or (2 <= len(value) <= 6 and value.replace("-", "").isalnum())
+    return value in VALUES[dimension]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One of the member's own messages that shows a feature, by id and a short excerpt."""
+
+    event_uid: str
+    excerpt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A rule that fired: what it saw, in words, and which value it pushed with what weight."""
+
+    rule: str
+    value: str
+    weight: float
+    says: str
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionDecision:
+    dimension: str
+    value: str
+    confidence: float
+    reasons: tuple[Reason, ...] = ()
+    examples: tuple[Example, ...] = ()
+    pinned_by: str | None = None
+
+    def explain(self) -> str:
+        """Plain language: what was decided and why, as ``members show`` prints it."""
+        if self.pinned_by:
+            return f"set by {self.pinned_by} (pinned; survives reclassification)"
+        if not self.reasons:
+            return "not enough evidence to say"
+        backing = [r.says for r in self.reasons if r.value == self.value] or [r.says for r in self.reasons]
+        return "; ".join(backing[:4])
+
+    def as_export(self) -> dict[str, Any]:
+        evidence: list[dict[str, Any]] = [
+            {"rule": r.rule, "value": r.value, "weight": round(r.weight, 3), "says": r.says}
+            for r in self.reasons
+        ]
+        evidence += [{"message": e.event_uid, "excerpt": e.excerpt} for e in self.examples]
+        out: dict[str, Any] = {
+            "value": self.value,
+            "confidence": round(self.confidence, 3),
+            "evidence": evidence,
+        }
+        if self.pinned_by:
+            out["pinned_by"] = self.pinned_by
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDecision:
+    """Every dimension for one member, the segments that follow, and the ruleset that decided."""
+
+    dimensions: Mapping[str, DimensionDecision]
+    ruleset_version: str
+    segments: tuple[str, ...] = field(default=())
+
+    def value(self, dimension: str) -> str:
+        d = self.dimensions.get(dimension)
+        return d.value if d else UNKNOWN
