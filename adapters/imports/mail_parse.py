@@ -1,0 +1,237 @@
+"""One raw RFC 822 message in, one kernel ``MessagePosted`` (or a reasoned ``Skip``) out.
+
+Pure and source-agnostic: the mbox importer and the live IMAP adapter both call
+:func:`parse_message`. It never raises on malformed input; anything that cannot become a
+message comes back as :class:`Skip` with a short reason the import summary counts.
+
+Identity rules that matter downstream:
+- the actor is the lower-cased address; a list that rewrote ``From:`` for DMARC
+  (``Jane Doe via Some-List <list@host>``) gives the message back to the person named in
+  ``Reply-To`` (or ``X-Original-From``, or ``Cc``);
+- the uid is derived from the Message-ID, so the same message from two archives, or
+  from an archive and the live mailbox, is stored once; a message without one gets a
+  content uid (sender, date, subject, body hash) so a re-import is still a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapters.imports.mail_body import extract_body
+from adapters.imports.mail_headers import (
+    header_fields,
+    header_text,
+    message_id,
+    message_ids,
+    parse_date,
+    parse_mailbox,
+    parse_mailboxes,
+    received_date,
+    split_head,
+)
+from adapters.imports.mail_text import split_text
+from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, content_uid, event_uid
+
+PLATFORM = "mail"
+UNKNOWN_PLACE = "mail:unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why a record did not become a message (a short phrase the import summary counts)."""
+
+    reason: str
+
+
+ParseResult = MessagePosted | Skip
+
+# --- bots: a small, explicit list of clear signals -----------------------------------------
+# Local parts (split on - _ . +) that only machines use.
+_BOT_LOCAL_WORDS = frozenset(
+    {"noreply", "no-reply", "donotreply", "do-not-reply", "mailer-daemon", "postmaster", "bounce",
+     "bounces", "bot", "robot", "syzbot", "patchwork", "autobuild", "jenkins", "buildbot"}
+)
+_LOCAL_SPLIT = re.compile(r"[._+=]")
+# Display names of well-known robots on developer lists.
+_BOT_NAMES = re.compile(
+    r"\b(?:kernel test robot|test robot|syzbot|patchwork(?:-bot)?|build ?bot|ci ?bot|mailer-daemon|"
+    r"mail delivery (?:subsystem|system)|robot)\b",
+    re.IGNORECASE,
+)
+# "Jane Doe via Some-List", "'Jane' via list", "Jane Doe via groups.io"
+_VIA = re.compile(r"^\s*['\"]?(.+?)['\"]?\s+via\s+\S.*$", re.IGNORECASE)
+
+
+def is_bot_sender(address: str, name: str, auto_submitted: str) -> bool:
+    """True on clear machine signals only: Auto-Submitted, robot addresses, well-known robot names."""
+    auto = auto_submitted.strip().lower()
+    if auto and not auto.startswith("no"):
+        return True
+    local = address.partition("@")[0].lower()
+    if local in _BOT_LOCAL_WORDS or local.startswith(("owner-", "bounce-", "noreply", "no-reply")):
+        return True
+    if any(word in _BOT_LOCAL_WORDS for word in _LOCAL_SPLIT.split(local)):
+        return True
+    if any(word in _BOT_LOCAL_WORDS for word in local.split("-")):
+        return True
+    return bool(name) and _BOT_NAMES.search(name) is not None
+
+
+def _dmarc_owner(name: str, address: str, fields: dict[bytes, bytes]) -> tuple[str, str] | None:
+    """The person behind a ``X via List <list@host>`` From line, when the message names them."""
+    m = _VIA.match(name)
+    if not m:
+        return None
+    person = m.group(1).strip().strip("'\"")
+    list_address = address.lower()
+    for key in (b"reply-to", b"x-original-from", b"cc"):
+        value = fields.get(key)
+        if not value:
+            continue
+        candidates = [(n, a) for n, a in parse_mailboxes(header_text(value)) if a.lower() != list_address]
+        if not candidates:
+            continue
+        for cand_name, cand_address in candidates:
+            if cand_name and cand_name.lower() == person.lower():
+                return person, cand_address
+        if key != b"cc":  # in Cc only a matching name is evidence enough
+            return person, candidates[0][1]
+    return None
+
+
+def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
+    list_id = fields.get(b"list-id")
+    if list_id:
+        text = header_text(list_id)
+        ids = message_ids(text)
+        ident = (ids[-1] if ids else text.strip()).lower()
+        if ident:
+            phrase = text[: text.rfind("<")].strip().strip("\"'") if ids else ""
+            name, _, host = ident.partition(".")
+            return PlaceRef(PLATFORM, ident, phrase or name, container=host or None)
+    for key in (b"list-post", b"x-mailing-list"):
+        value = fields.get(key)
+        if value:
+            _, address = parse_mailbox(header_text(value))
+            if "@" in address:
+                local, _, host = address.lower().partition("@")
+                return PlaceRef(PLATFORM, f"{local}.{host}", local, container=host)
+    if list_hint:
+        return PlaceRef(PLATFORM, list_hint, list_hint)
+    to = fields.get(b"to")
+    if to:
+        _, address = parse_mailbox(header_text(to))
+        host = address.rpartition("@")[2].lower()
+        if host and "@" in address:
+            return PlaceRef(PLATFORM, host, host, container=host)
+    return PlaceRef(PLATFORM, UNKNOWN_PLACE, "unknown")
+
+
+def _occurred(
+    fields: dict[bytes, bytes], fallback: datetime | None
+) -> tuple[datetime, int | None] | None:
+    parsed = parse_date(header_text(fields.get(b"date")))
+    if parsed is not None:
+        return parsed
+    received = fields.get(b"received")
+    if received:
+        at = received_date(header_text(received))
+        if at is not None:
+            return at, None
+    return (fallback, None) if fallback is not None else None
+
+
+def _first_id(value: bytes | None) -> str | None:
+    """The Message-ID an In-Reply-To names; free text such as "Jane's message of Monday" is none."""
+    if not value:
+        return None
+    text = header_text(value)
+    ids = message_ids(text)
+    if ids:
+        return ids[0]
+    bare = text.strip()
+    return bare if "@" in bare and " " not in bare else None
+
+
+def parse_message(
+    raw: bytes, *, list_hint: str | None = None, fallback_date: datetime | None = None
+) -> ParseResult:
+    """Translate one raw message.
+
+    ``list_hint`` names the place when the message itself names no list (no List-Id,
+    List-Post or X-Mailing-List); ``fallback_date`` (an mbox From_ line's date, an IMAP
+    INTERNALDATE) is used when neither Date nor Received gives a usable time.
+    """
+    try:
+        return _parse(raw, list_hint, fallback_date)
+    except Exception as exc:  # a last line of defence: one hostile message must not stop an import
+        return Skip(f"unreadable message ({exc.__class__.__name__})")
+
+
+def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None) -> ParseResult:
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+    head, body = split_head(raw)
+    if not head:
+        return Skip("not a message")
+    fields = header_fields(head)
+    name, address = parse_mailbox(header_text(fields.get(b"from")))
+    if "@" not in address:
+        for key in (b"sender", b"x-original-from"):
+            alt_name, alt_address = parse_mailbox(header_text(fields.get(key)))
+            if "@" in alt_address:
+                name, address = name or alt_name, alt_address
+                break
+    if not address:
+        return Skip("no From address")
+    owner = _dmarc_owner(name, address, fields) if " via " in name.lower() else None
+    if owner is not None:
+        name, address = owner
+    address = address.lower()
+    when = _occurred(fields, fallback_date)
+    if when is None:
+        return Skip("no usable Date")
+    occurred_at, tz_offset = when
+
+    content = extract_body(fields, body, raw)
+    text = split_text(content.text, attachments=content.attachments) if content.text else MessageText(
+        attachments=content.attachments
+    )
+    place = _place(fields, list_hint)
+    subject = header_text(fields.get(b"subject")) or None
+
+    native = message_id(header_text(fields.get(b"message-id")))
+    if native:
+        uid = event_uid(PLATFORM, native)
+    else:
+        digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+        uid = content_uid(
+            PLATFORM, channel="", author=address, occurred_at=occurred_at, text=f"{subject or ''}\x00{digest}"
+        )
+    references = message_ids(header_text(fields.get(b"references")))
+    parent = _first_id(fields.get(b"in-reply-to"))
+    if parent is None and references:
+        parent = references[-1]
+    root = references[0] if references else parent
+    actor = ActorRef(
+        PLATFORM,
+        address,
+        display_name=name,
+        email=address if "@" in address else None,
+        is_bot=is_bot_sender(address, name, header_text(fields.get(b"auto-submitted"))),
+    )
+    return MessagePosted(
+        uid=uid,
+        actor=actor,
+        place=place,
+        occurred_at=occurred_at,
+        text=text,
+        native_id=native or "",
+        subject=subject,
+        reply_to=event_uid(PLATFORM, parent) if parent else None,
+        thread=event_uid(PLATFORM, root) if root else uid,
+        tz_offset_minutes=tz_offset,
+    )

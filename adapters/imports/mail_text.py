@@ -1,0 +1,196 @@
+"""Splitting a mail body into the author's own words, quotes, inline patches and the signature.
+
+Segmentation judges people by what they wrote, so this runs once per message at import
+and must be cheap: a quoted block or a patch body is consumed by one regex match, and
+the Python loop visits only the author's own lines and the few lines that start
+something (a diff, a signature, an attribution). A patch runs to the first line no diff
+could contain, so a context line that a mailer stripped to nothing does not end it.
+
+What goes where:
+- quoted: lines starting with ``>``, and everything below an Outlook-style
+  ``-----Original Message-----`` or ``From:``/``Sent:`` block; the attribution line
+  (``On ... wrote:``) just above a quote is dropped from the own words.
+- patch: from ``diff --git`` / ``--- a/`` + ``+++ `` / ``Index:`` through the last hunk line,
+  the ``---`` line after a Signed-off-by block and the diffstat under it, and trailer
+  lines (Signed-off-by, Reviewed-by, ...). A git version after ``-- `` at the end of a
+  patch mail counts as patch, not signature.
+- signature: the lines after a ``-- `` delimiter, up to a quote that follows it.
+- a Mailman footer (a line of underscores near the end, then the list blurb) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.events import MessageText
+
+MAX_TEXT = 1_000_000  # characters examined; the store keeps far less of the own words
+
+_ATTRIBUTION = re.compile(
+    r"(?:\b(?:wrote|writes|said|schrieb|écrit|escribió|escreveu|scrisse|napisał(?:\(a\))?|skrev|"
+    r"kirjoitti|schreef|написал(?:\(а\))?|пишет)\s*:\s*$)"
+    r"|(?:^Quoting .*:\s*$)|(?:^\* .+ \[\d{4}-\d\d-\d\d.*\]:\s*$)|(?:^On .+ at .+, .+:\s*$)",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START = ("On ", "Le ", "Am ", "El ", "Em ", "Il ", "Op ", "W dniu ", "Den ")
+_TRAILER = re.compile(
+    r"^(?:Signed-off-by|Acked-by|Reviewed-by|Tested-by|Reported-by|Suggested-by|Co-developed-by|"
+    r"Reported-and-tested-by|Fixes|Link|Closes|Cc):\s",
+    re.IGNORECASE,
+)
+_DIFFSTAT = re.compile(r"^ (?:\S.*\|\s+(?:\d+|Bin\b)|\d+ files? changed|(?:create|delete) mode )")
+# The body of an inline patch: file headers, hunks (a context line stripped to nothing by a
+# mailer included), up to the first line no diff could contain or the "-- " signature line.
+_PATCH_RUN = re.compile(
+    r"(?:(?!-- ?(?:\n|\Z))(?:[ +\-@\\]|diff |index |new file mode|deleted file mode|similarity index|"
+    r"dissimilarity index|rename (?:from|to) |copy (?:from|to) |old mode|new mode|Binary files|"
+    r"GIT binary patch|={4,}|Only in )[^\n]*(?:\n|\Z)|\n)*"
+)
+_QUOTE_RUN = re.compile(r"(?:[ \t]{0,3}>[^\n]*(?:\n|\Z))+")
+_VERSION = re.compile(r"^\d+(?:\.\d+)+[\w.+-]*$|^git-send-email")
+_ORIGINAL = re.compile(r"^-{3,}\s*(?:Original Message|Forwarded message|Ursprüngliche Nachricht)", re.I)
+_FOOTER = "__________"
+
+# A line that may start something other than own words. A superset: each hit is checked
+# precisely below. Searching for "\n" + alternatives lets the regex engine skip ahead to
+# newlines instead of trying every position, which is what keeps this fast.
+_CANDIDATE = re.compile(
+    r"\n(?:[ \t]{0,3}>|diff |--- |Index: |--[ \t]*(?:\n|\Z)|-{3,}|_{10,}|[A-Za-z][A-Za-z-]{1,40}:"
+    r"| \S[^\n]*\|\s+(?:\d|Bin)| \d+ files? changed| (?:create|delete) mode )"
+)
+
+
+def _starts_patch(text: str, line: str, nxt: int) -> bool:
+    if line.startswith(("diff --git ", "diff -u", "diff -r", "diff -N")):
+        return True
+    if line.startswith("--- "):
+        return text.startswith("+++ ", nxt)
+    return line.startswith("Index: ") and text.startswith("====", nxt)
+
+
+def _drop_attribution(own: list[str]) -> None:
+    """Remove an ``On ... wrote:`` line (possibly wrapped over two lines) just above a quote."""
+    while own and not own[-1].strip():
+        own.pop()
+    if not own:
+        return
+    head, _, last = own[-1].rstrip().rpartition("\n")
+    if not _ATTRIBUTION.search(last):
+        return
+    if not last.lstrip().startswith(_ATTRIBUTION_START) and head:
+        before, _, prev = head.rpartition("\n")
+        if prev.lstrip().startswith(_ATTRIBUTION_START):
+            head = before
+    own[-1] = head + "\n" if head else ""
+
+
+def _outlook_header(text: str, nxt: int) -> bool:
+    """``From:`` followed closely by ``Sent:``/``Date:``: an unquoted copy of the mail being answered."""
+    window = text[nxt : nxt + 400].split("\n", 3)[:3]
+    return any(w.startswith(("Sent:", "Date:", "Gesendet:", "Envoyé :")) for w in window)
+
+
+def _lines(run: str) -> int:
+    run = run.rstrip("\n")
+    return run.count("\n") + 1 if run else 0
+
+
+def _nonblank_lines(text: str) -> int:
+    return sum(1 for line in text.split("\n") if line.strip())
+
+
+def split_text(text: str, *, attachments: int = 0) -> MessageText:
+    """The :class:`MessageText` of a decoded body (``\\n`` line ends expected, ``\\r`` tolerated)."""
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n" + text  # every line, the first included, now follows a newline
+    own: list[str] = []
+    sig: list[str] = []
+    quoted = 0
+    patch = 0
+    signed_off = False
+    in_diffstat = False
+    size = len(text)
+    pos = 1  # start of the text not yet assigned
+    while pos < size:
+        m = _CANDIDATE.search(text, pos - 1)
+        if m is None:
+            own.append(text[pos:])
+            break
+        start = m.start() + 1
+        if start > pos:
+            own.append(text[pos:start])
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        line = text[start:end]
+        nxt = pos = end + 1
+        c = line[:1]
+        if c == ">" or c == " " or c == "\t":
+            run = _QUOTE_RUN.match(text, start)
+            if run is not None:
+                _drop_attribution(own)
+                quoted += _lines(run.group())
+                pos = run.end()
+                continue
+            if in_diffstat and _DIFFSTAT.match(line):
+                patch += 1
+                continue
+        elif c == "-" or c == "d" or c == "I" or c == "_":
+            if _starts_patch(text, line, nxt):
+                run = _PATCH_RUN.match(text, nxt)
+                patch += 1
+                if run is not None:
+                    patch += _lines(run.group())
+                    pos = run.end()
+                in_diffstat = False
+                continue
+            if line.rstrip() == "--" or line == "-- ":
+                pos = _signature(text, nxt, sig)
+                continue
+            if signed_off and line.rstrip() == "---":
+                in_diffstat = True
+                patch += 1
+                continue
+            if _ORIGINAL.match(line):
+                quoted += 1 + _nonblank_lines(text[nxt:])
+                break
+            if line.startswith(_FOOTER) and not line.strip("_ ") and text.count("\n", nxt) <= 8:
+                break
+        if _TRAILER.match(line):
+            signed_off = True
+            patch += 1
+            continue
+        if line.startswith("From: ") and _outlook_header(text, nxt):
+            quoted += 1 + _nonblank_lines(text[nxt:])
+            break
+        own.append(text[start:nxt])
+    signature = "\n".join(sig).strip()
+    if signature and patch and _VERSION.match(signature):
+        patch += signature.count("\n") + 1
+        signature = ""
+    return MessageText(
+        own="".join(own).strip(),
+        signature=signature,
+        quoted_lines=quoted,
+        patch_lines=patch,
+        attachments=attachments,
+    )
+
+
+def _signature(text: str, start: int, sig: list[str]) -> int:
+    """Collect signature lines from ``start``; stop where a quote or an attribution follows it."""
+    pos = start
+    size = len(text)
+    while pos < size:
+        end = text.find("\n", pos)
+        if end < 0:
+            end = size
+        line = text[pos:end]
+        if line.startswith(">") or _ORIGINAL.match(line) or _ATTRIBUTION.search(line.rstrip()):
+            return pos
+        sig.append(line)
+        pos = end + 1
+    return size

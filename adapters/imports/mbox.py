@@ -1,0 +1,276 @@
+"""``cohortbot import mbox``: mbox/mboxrd files and folders as resumable, parallel archive sources.
+
+The reader thread (driven by ``bot.importing``) decompresses and splits; parsing, the
+expensive part, runs in a small process pool fed chunks of raw messages with a bounded
+number in flight, so memory stays flat whatever the archive size and the writer in the
+main process overlaps with the parsers. Small files are parsed inline: a pool costs more
+to start than they take to read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import lzma
+import multiprocessing
+import os
+import zlib
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from adapters.base import ImportBatch
+from adapters.imports.mail_headers import parse_asctime
+from adapters.imports.mail_parse import PLATFORM, ParseResult, Skip, parse_message
+from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records, unquote_mboxrd
+from bot.core.errors import ImportFailure
+from bot.core.events import ActorRef, Event, MessagePosted, MessageText, PlaceRef
+
+log = logging.getLogger(__name__)
+
+#: Files smaller than this are parsed in the reader thread; a pool would cost more than it saves.
+INLINE_BELOW = 4 << 20
+CHUNK = 256  # messages per task sent to a parser process
+BATCH = 2048  # messages per ImportBatch (one transaction in the store)
+_FINGERPRINT_HEAD = 64 * 1024
+
+
+def parse_records(records: Sequence[tuple[bytes, bytes]], list_hint: str | None) -> list[ParseResult]:
+    """Parse a chunk of (From_ line, raw message) pairs."""
+    out: list[ParseResult] = []
+    for envelope, raw in records:
+        fallback = parse_asctime(envelope.decode("latin-1")) if envelope else None
+        out.append(parse_message(unquote_mboxrd(raw), list_hint=list_hint, fallback_date=fallback))
+    return out
+
+
+# Parser processes send rows of plain values, not dataclasses: unpickling a frozen slotted
+# dataclass runs Python code per field, and the writer process has no time to spare.
+_Row = tuple[Any, ...] | str
+
+
+def parse_records_packed(records: Sequence[tuple[bytes, bytes]], list_hint: str | None) -> list[_Row]:
+    """The unit of work of a parser process: :func:`parse_records`, packed for the trip back."""
+    return [_pack(result) for result in parse_records(records, list_hint)]
+
+
+def _pack(result: ParseResult) -> _Row:
+    if isinstance(result, Skip):
+        return result.reason
+    a, p, t = result.actor, result.place, result.text
+    return (
+        result.uid, (a.external_id, a.display_name, a.email, a.is_bot),
+        (p.channel_id, p.name, p.container), result.occurred_at.timestamp(),
+        (t.own, t.signature, t.quoted_lines, t.patch_lines, t.attachments),
+        result.native_id, result.subject, result.reply_to, result.thread, result.tz_offset_minutes,
+    )
+
+
+class _Unpacker:
+    """Rebuilds events from rows, sharing one ActorRef/PlaceRef per distinct value."""
+
+    def __init__(self) -> None:
+        self._actors: dict[tuple[Any, ...], ActorRef] = {}
+        self._places: dict[tuple[Any, ...], PlaceRef] = {}
+
+    def __call__(self, row: _Row) -> ParseResult:
+        if isinstance(row, str):
+            return Skip(row)
+        uid, a, p, ts, t, native_id, subject, reply_to, thread, tz = row
+        actor = self._actors.get(a)
+        if actor is None:
+            actor = self._actors[a] = ActorRef(PLATFORM, a[0], display_name=a[1], email=a[2], is_bot=a[3])
+        place = self._places.get(p)
+        if place is None:
+            place = self._places[p] = PlaceRef(PLATFORM, p[0], p[1], container=p[2])
+        return MessagePosted(
+            uid=uid, actor=actor, place=place, occurred_at=datetime.fromtimestamp(ts, UTC),
+            text=MessageText(*t), native_id=native_id, subject=subject, reply_to=reply_to,
+            thread=thread, tz_offset_minutes=tz,
+        )
+
+
+def _default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True, slots=True)
+class MboxSource:
+    """One mbox file (plain, .gz, .bz2 or .xz) or one single-message file, as an ``ArchiveSource``."""
+
+    path: Path
+    kind: str = "mbox"  # "mbox" or "message"
+    list_hint: str | None = None
+    workers: int | None = None  # parser processes; None: automatic (inline for small files)
+    batch_size: int = BATCH
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    @property
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    @property
+    def fingerprint(self) -> str:
+        try:
+            st = self.path.stat()
+            with self.path.open("rb") as fh:
+                head = fh.read(_FINGERPRINT_HEAD)
+        except OSError as exc:
+            raise ImportFailure(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        digest = hashlib.blake2b(head, digest_size=12).hexdigest()
+        return f"{st.st_size}:{st.st_mtime_ns}:{digest}"
+
+    def _worker_count(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return 0 if self.size < INLINE_BELOW else _default_workers()
+
+    def batches(self, *, start: int = 0) -> Iterator[ImportBatch]:
+        try:
+            reader = CountingReader(self.path)
+        except OSError as exc:
+            raise ImportFailure(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            records = split_records(reader, kind=self.kind)
+            skipped_ahead = sum(1 for _ in islice(records, start))  # resume: split only, never parse
+            chunks = _chunks(records, reader)
+            workers = self._worker_count()
+            parsed = (
+                _parse_in_pool(chunks, self.list_hint, workers) if workers > 0
+                else _parse_inline(chunks, self.list_hint)
+            )
+            yield from _group(parsed, position=skipped_ahead, size=self.batch_size)
+        except OSError as exc:  # truncated .gz, I/O error: say which file
+            raise ImportFailure(f"{self.path}: read failed: {exc}") from exc
+        except (EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise ImportFailure(f"{self.path}: compressed file is damaged or truncated ({exc})") from exc
+        finally:
+            reader.close()
+
+
+_Chunk = tuple[list[tuple[bytes, bytes]], int]  # (records, bytes of the file read so far)
+
+
+def _chunks(records: Iterator[RawRecord], reader: CountingReader) -> Iterator[_Chunk]:
+    while True:
+        chunk = [(r.envelope, r.raw) for r in islice(records, CHUNK)]
+        if not chunk:
+            return
+        yield chunk, reader.consumed
+
+
+def _parse_inline(chunks: Iterable[_Chunk], list_hint: str | None) -> Iterator[tuple[list[ParseResult], int]]:
+    for records, progress in chunks:
+        yield parse_records(records, list_hint), progress
+
+
+def _parse_in_pool(
+    chunks: Iterable[_Chunk], list_hint: str | None, workers: int
+) -> Iterator[tuple[list[ParseResult], int]]:
+    """Results in source order, with at most a few chunks in flight so memory stays bounded."""
+    # forkserver: the reader is a thread inside an asyncio program, where fork() is unsafe.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    unpack = _Unpacker()
+    in_flight: deque[tuple[Future[list[_Row]], int]] = deque()
+    limit = workers * 2 + 1
+    try:
+        for records, progress in chunks:
+            in_flight.append((pool.submit(parse_records_packed, records, list_hint), progress))
+            while len(in_flight) >= limit:
+                future, done_at = in_flight.popleft()
+                yield [unpack(row) for row in future.result()], done_at
+        while in_flight:
+            future, done_at = in_flight.popleft()
+            yield [unpack(row) for row in future.result()], done_at
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _group(
+    parsed: Iterator[tuple[list[ParseResult], int]], *, position: int, size: int
+) -> Iterator[ImportBatch]:
+    events: list[Event] = []
+    skipped: Counter[str] = Counter()
+    records = 0
+    progress = 0
+    for results, progress in parsed:
+        for result in results:
+            if isinstance(result, Skip):
+                skipped[result.reason] += 1
+            else:
+                events.append(result)
+        records += len(results)
+        if records >= size:
+            position += records
+            yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
+            events, skipped, records = [], Counter(), 0
+    if records:
+        position += records
+        yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
+
+
+# --- discovery -----------------------------------------------------------------------------
+
+
+def _sniff_file(path: Path) -> str | None:
+    reader = CountingReader(path)
+    try:
+        return sniff(reader.read(16384))
+    finally:
+        reader.close()
+
+
+def discover_mbox(
+    paths: Iterable[Path | str], *, list_hint: str | None = None, workers: int | None = None
+) -> list[MboxSource]:
+    """Sources for CLI paths: mbox files (plain or compressed), single-message files, folders of them.
+
+    Folders are searched recursively; files that are not mail (READMEs, JSON, licences,
+    hidden files) are passed over. A path given explicitly that is missing, unreadable or
+    not mail is an ``ImportFailure`` with the reason, as is finding nothing at all.
+    """
+    given_paths = list(paths)
+    found: dict[Path, MboxSource] = {}
+    for given in given_paths:
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise ImportFailure(f"{path}: no such file or folder")
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                rel = candidate.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or not candidate.is_file():
+                    continue
+                try:
+                    kind = _sniff_file(candidate)
+                except (OSError, EOFError) as exc:
+                    log.info("skipping %s: %s", candidate, exc)
+                    continue
+                if kind is None:
+                    log.debug("skipping %s: not mail", candidate)
+                    continue
+                resolved = candidate.resolve()
+                found.setdefault(resolved, MboxSource(resolved, kind, list_hint, workers))
+            continue
+        try:
+            kind = _sniff_file(path)
+        except (OSError, EOFError) as exc:
+            raise ImportFailure(f"{path}: cannot read: {exc}") from exc
+        if kind is None:
+            raise ImportFailure(f"{path}: not an mbox file or a mail message")
+        resolved = path.resolve()
+        found.setdefault(resolved, MboxSource(resolved, kind, list_hint, workers))
+    if not found:
+        raise ImportFailure("no mbox files or mail messages found in " + ", ".join(map(str, given_paths)))
+    return list(found.values())

@@ -1,0 +1,170 @@
+"""Reading mbox files as a stream of raw messages: decompression, sniffing, From_ splitting.
+
+The stdlib ``mailbox.mbox`` decodes From_ lines as ASCII (8-bit bytes there raise) and
+splits on any body line starting with ``From ``, so this module splits the byte stream
+itself. A separator is a line shaped like a real From_ line: ``From `` + sender +
+an asctime date (``Wed Dec  1 08:26:40 2010``), so "From time to time" in a body does
+not start a message. Memory stays bounded by the block size plus one message, and a
+message larger than ``MAX_MESSAGE_BYTES`` keeps only its head (the text part is almost
+always first; the rest is attachments).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+BLOCK = 1 << 20
+MAX_MESSAGE_BYTES = 32 << 20
+_MAX_FROM_LINE = 4096
+_SNIFF = 16384
+
+_DAY = rb"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MON = rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# "From sender <asctime>" (sender may hold spaces: Pipermail's "user at host"), or the rarer
+# RFC-style date some tools write there.
+FROM_LINE = re.compile(
+    rb"From \S[^\n]*?[ \t]" + _DAY + rb"[ \t,]+(?:" + _MON + rb"[ \t]+\d{1,2}|\d{1,2}[ \t]+" + _MON
+    + rb"[ \t]+\d{4})[ \t]+\d{1,2}:\d\d"
+)
+_HEADER_LINE = re.compile(rb"[A-Za-z0-9-]+[ \t]*:")
+_MAIL_FIELD = re.compile(rb"(?im)^(?:from|message-id|received|date|return-path):")
+_MBOXRD = re.compile(rb"(?m)^>(>*From )")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One message as stored: its From_ line (empty for single-message files) and its bytes."""
+
+    envelope: bytes
+    raw: bytes
+
+
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class CountingReader:
+    """The decompressed stream of a file, plus how many bytes of the file itself were read."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        magic = self._file.read(6)
+        self._file.seek(0)
+        self.stream: _Stream
+        if magic[:2] == b"\x1f\x8b":
+            self.stream = gzip.GzipFile(fileobj=self._file, mode="rb")
+        elif magic[:3] == b"BZh":
+            self.stream = bz2.BZ2File(self._file, mode="rb")
+        elif magic == b"\xfd7zXZ\x00":
+            self.stream = lzma.LZMAFile(self._file, mode="rb")  # noqa: SIM115 -- closed in close()
+        else:
+            self.stream = self._file
+
+    @property
+    def consumed(self) -> int:
+        return self._file.tell()
+
+    def read(self, size: int) -> bytes:
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        if self.stream is not self._file:
+            self.stream.close()
+        self._file.close()
+
+
+def sniff(head: bytes) -> str | None:
+    """``"mbox"``, ``"message"`` (a single RFC 822 file) or ``None`` for the first bytes of a file."""
+    text = head.lstrip(b"\xef\xbb\xbf\r\n\t ")
+    if text.startswith(b"From "):
+        line = text[: text.find(b"\n")] if b"\n" in text else text
+        return "mbox" if FROM_LINE.match(line + b"\n") or b"@" in line else None
+    if _HEADER_LINE.match(text) and _MAIL_FIELD.search(text[:_SNIFF]):
+        return "message"
+    return None
+
+
+def unquote_mboxrd(raw: bytes) -> bytes:
+    """Undo ``>From `` quoting (mboxrd: one ``>`` less on every ``>+From `` line; also right for mboxo)."""
+    return _MBOXRD.sub(rb"\1", raw) if b">From " in raw else raw
+
+
+def _message(pieces: list[bytes]) -> bytes:
+    raw = b"".join(pieces)
+    # The blank line before the next From_ line belongs to the separator, not the message.
+    if raw.endswith(b"\n\n"):
+        return raw[:-1]
+    return raw
+
+
+def _next_candidate(region: bytes, start: int) -> int:
+    k = region.find(b"\nFrom ", start)
+    return k + 1 if k >= 0 else -1
+
+
+def split_records(reader: CountingReader, *, kind: str) -> Iterator[RawRecord]:
+    """Raw records of an mbox (or the one record of a message file), streaming in blocks."""
+    if kind == "message":
+        data = reader.read(MAX_MESSAGE_BYTES)
+        while reader.read(BLOCK):  # drain the rest so progress reaches the end
+            pass
+        yield RawRecord(b"", data)
+        return
+    envelope: bytes | None = None
+    pieces: list[bytes] = []
+    size = 0
+    carry = b""
+    at_line_start = True
+    while True:
+        block = reader.read(BLOCK)
+        data = carry + block if carry else block
+        if not block:
+            if not data:
+                break
+            region, carry = data if data.endswith(b"\n") else data + b"\n", b""
+        else:
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                if len(data) <= _MAX_FROM_LINE:
+                    carry = data
+                    continue
+                # One enormous line: it cannot be a From_ line, so it is plain message content.
+                region, carry = data, b""
+            else:
+                region, carry = data[: cut + 1], data[cut + 1 :]
+        pos = 0  # start of the part of region not yet given to a message
+        k = 0 if at_line_start and region.startswith(b"From ") else _next_candidate(region, 0)
+        while k >= 0:
+            end = region.find(b"\n", k)
+            if end < 0:
+                end = len(region)
+            # The file's first line is a separator whatever its date looks like (sniffing vouched for it).
+            at_file_start = envelope is None and not pieces and not region[:k].strip()
+            if end - k <= _MAX_FROM_LINE and (at_file_start or FROM_LINE.match(region, k, end)):
+                if size < MAX_MESSAGE_BYTES:
+                    pieces.append(region[pos:k])
+                if envelope is not None or any(p.strip() for p in pieces):
+                    yield RawRecord(envelope or b"", _message(pieces))
+                envelope = region[k:end]
+                pieces = []
+                size = 0
+                pos = end + 1
+            k = _next_candidate(region, end)
+        tail = region[pos:]
+        if size < MAX_MESSAGE_BYTES and tail:
+            pieces.append(tail[: MAX_MESSAGE_BYTES - size])
+            size += len(tail)
+        at_line_start = region.endswith(b"\n")
+        if not block and not carry:
+            break
+    if envelope is not None:
+        yield RawRecord(envelope, _message(pieces))
