@@ -375,6 +375,21 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
             r"\b(?:(?:i'?m|i am|as) (?:a |the )?(?:sysadmin|system administrator|it admin|it manager))\b",
         ),
     ),
+    "small_org": (
+        _t(
+            "small startup start-up team one-man two-person few employees shop",
+            r"\b(?:(?:we are|we're|i work (?:at|for)|our) (?:a |the )?(?:small|tiny) (?:company|team|startup|"
+            r"business|shop|firm)|start-?up|small business|team of (?:two|three|four|five|\d) |one-man|"
+            r"two-person|few employees)\b",
+        ),
+    ),
+    "large_org": (
+        _t(
+            "fortune multinational thousands large global big enterprise",
+            r"\b(?:fortune (?:500|100)|multinational|thousands of (?:servers|employees|machines|nodes)|"
+            r"(?:a |our )?(?:large|global|big) (?:enterprise|corporation|company|organi[sz]ation))\b",
+        ),
+    ),
     "non_technical_self": (
         _t(
             "technical programmer developer coder techie savvy layman",

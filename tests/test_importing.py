@@ -38,8 +38,7 @@ class CountingSource:
 
     def batches(self, *, start: int = 0) -> Iterator[ImportBatch]:
         self.started_at = start
-        produced = 0
-        for first in range(start, self.total, self.per_batch):
+        for produced, first in enumerate(range(start, self.total, self.per_batch)):
             if self.crash_after_batches is not None and produced == self.crash_after_batches:
                 raise ReaderCrashed("disk went away")
             last = min(first + self.per_batch, self.total)
@@ -53,9 +52,13 @@ class CountingSource:
                 )
                 for i in range(first, last)
             )
-            produced += 1
-            yield ImportBatch(position=last, events=events, records=last - first, progress=last,
-                              skipped={"not a message": 1} if first == 0 else {})
+            yield ImportBatch(
+                position=last,
+                events=events,
+                records=last - first,
+                progress=last,
+                skipped={"not a message": 1} if first == 0 else {},
+            )
 
 
 async def activities(store: Store) -> int:

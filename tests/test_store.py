@@ -41,10 +41,14 @@ def mail(msgid: str, sender: str, *, name: str = "", at: datetime = T0, text: st
     )
 
 
-def chat(mid: str, user: str, *, email: str | None = None, bot: bool = False, at: datetime = T0) -> MessagePosted:
+def chat(
+    mid: str, user: str, *, email: str | None = None, bot: bool = False, at: datetime = T0
+) -> MessagePosted:
     return MessagePosted(
         uid=event_uid("discord", mid),
-        actor=ActorRef(platform="discord", external_id=user, display_name=f"user {user}", email=email, is_bot=bot),
+        actor=ActorRef(
+            platform="discord", external_id=user, display_name=f"user {user}", email=email, is_bot=bot
+        ),
         place=GENERAL,
         occurred_at=at,
         text=MessageText(own="hi"),
@@ -148,10 +152,25 @@ async def test_bots_are_flagged_and_kept_out_of_people_exports(store: Store) -> 
 
 async def test_profile_seen_updates_title_and_bot_flag(store: Store) -> None:
     actor = ActorRef(platform="slack", external_id="U1", display_name="Ann")
-    await ingest(store, [MemberJoined(uid=event_uid("slack", "join-U1"), actor=actor,
-                                      place=PlaceRef("slack", "C1", "general"), occurred_at=T0)])
-    profile = ActorRef(platform="slack", external_id="U1", display_name="Ann B", title="CTO, Boards Inc",
-                       email="ann@boards.example", is_bot=False)
+    await ingest(
+        store,
+        [
+            MemberJoined(
+                uid=event_uid("slack", "join-U1"),
+                actor=actor,
+                place=PlaceRef("slack", "C1", "general"),
+                occurred_at=T0,
+            )
+        ],
+    )
+    profile = ActorRef(
+        platform="slack",
+        external_id="U1",
+        display_name="Ann B",
+        title="CTO, Boards Inc",
+        email="ann@boards.example",
+        is_bot=False,
+    )
     await ingest(store, [ProfileSeen(actor=profile, occurred_at=T0)])
     async with store.connection() as conn:
         row = (await conn.execute(select(Identity.title, Identity.email, Identity.display_name))).one()
@@ -161,8 +180,12 @@ async def test_profile_seen_updates_title_and_bot_flag(store: Store) -> None:
 async def test_edit_and_delete(store: Store) -> None:
     msg = chat("77", "u-9")
     await ingest(store, [msg])
-    edited = MessageEdited(uid=msg.uid, actor=msg.actor, occurred_at=T0 + timedelta(minutes=1),
-                           text=MessageText(own="fixed typo"))
+    edited = MessageEdited(
+        uid=msg.uid,
+        actor=msg.actor,
+        occurred_at=T0 + timedelta(minutes=1),
+        text=MessageText(own="fixed typo"),
+    )
     await ingest(store, [edited])
     async with store.connection() as conn:
         assert (await conn.execute(select(Activity.own_text))).scalar_one() == "fixed typo"
@@ -187,10 +210,12 @@ async def test_content_uid_is_stable_and_distinguishes() -> None:
 
 
 async def test_resolve_member_refuses_ambiguous_names(store: Store) -> None:
-    a = MessagePosted(uid=event_uid("discord", "1"), actor=ActorRef("discord", "a", "Sam"), place=GENERAL,
-                      occurred_at=T0)
-    b = MessagePosted(uid=event_uid("discord", "2"), actor=ActorRef("discord", "b", "Sam"), place=GENERAL,
-                      occurred_at=T0)
+    a = MessagePosted(
+        uid=event_uid("discord", "1"), actor=ActorRef("discord", "a", "Sam"), place=GENERAL, occurred_at=T0
+    )
+    b = MessagePosted(
+        uid=event_uid("discord", "2"), actor=ActorRef("discord", "b", "Sam"), place=GENERAL, occurred_at=T0
+    )
     await ingest(store, [a, b])
     async with store.connection() as conn:
         with pytest.raises(UnknownMember, match="names 2 members"):
@@ -200,13 +225,16 @@ async def test_resolve_member_refuses_ambiguous_names(store: Store) -> None:
 
 
 async def test_member_stats(store: Store) -> None:
-    await ingest(store, [mail("s1@x", "s@x.example", at=T0), mail("s2@x", "s@x.example", at=T0 + timedelta(days=3))])
+    await ingest(
+        store, [mail("s1@x", "s@x.example", at=T0), mail("s2@x", "s@x.example", at=T0 + timedelta(days=3))]
+    )
     async with store.connection() as conn:
         (view,) = [v async for v in member_views(conn)]
     assert view.stats.activities == 2
     assert view.stats.first_seen == T0
     assert view.stats.last_seen == T0 + timedelta(days=3)
     line = view.as_export()
-    assert line["identities"] == [{"platform": "mail", "external_id": "s@x.example", "username": None,
-                                   "email": "s@x.example"}]
+    assert line["identities"] == [
+        {"platform": "mail", "external_id": "s@x.example", "username": None, "email": "s@x.example"}
+    ]
     assert line["stats"]["first_seen"] == T0.isoformat()

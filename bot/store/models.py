@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -165,3 +166,43 @@ class AuditLog(Base):
     args: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class MemberFeatureRow(Base):
+    """A member's running feature summary and current segments, kept for cheap incremental updates."""
+
+    __tablename__ = "member_features"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    segments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ruleset_version: Mapped[str] = mapped_column(String(64), default="")
+    classified_at: Mapped[datetime]
+
+
+class SegmentAssignment(Base):
+    """One dimension's value for one member; history is kept, the ``current`` row wins.
+
+    A new row is written when the value changes (so movements between segments can be
+    reported); while the value stays, the current row's confidence and evidence are
+    refreshed in place. ``pinned_by`` marks a manager's override, which reclassification
+    never replaces.
+    """
+
+    __tablename__ = "segment_assignment"
+    __table_args__ = (
+        Index("ix_segment_assignment_member_current", "member_id", "dimension", "current"),
+        Index("ix_segment_assignment_decided_at", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    dimension: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    pinned_by: Mapped[str | None] = mapped_column(String(320))
+    current: Mapped[bool] = mapped_column(Boolean, default=True)

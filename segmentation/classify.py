@@ -1,0 +1,123 @@
+"""``classify(features, profile, ...) -> SegmentDecision``: pure, no I/O, explainable.
+
+Every rule of the table that fires adds its weight to one value of its dimension; the
+value with the most weight wins when the evidence is strong enough, and otherwise the
+answer is an honest ``unknown``. Manager overrides are pinned and win. The segments a
+member belongs to follow from the decided values and the configured expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from segmentation.config import SegmentationConfig
+from segmentation.domains import DomainInfo, OrgKnowledge
+from segmentation.engagement import engagement
+from segmentation.features import MemberFeatures, Profile
+from segmentation.model import UNKNOWN, DimensionDecision, Example, Reason, SegmentDecision
+from segmentation.rules import RULES, Finding, Params, RuleContext
+
+_RULE_DIMENSIONS = ("skill", "purpose", "org_type", "org_size", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The member's current decision for one dimension before this round."""
+
+    value: str
+    pinned_by: str | None = None
+
+
+def profile_domains(profile: Profile, knowledge: OrgKnowledge) -> tuple[DomainInfo, ...]:
+    name = profile.display_name
+    return tuple(knowledge.lookup(email, display_name=name) for email in profile.emails)
+
+
+def _decide(
+    dimension: str,
+    findings: list[tuple[str, Finding, float]],
+    features: MemberFeatures,
+    config: SegmentationConfig,
+) -> DimensionDecision:
+    settings = config.dimension(dimension)
+    scores: dict[str, float] = {}
+    for _, finding, weight in findings:
+        scores[finding.value] = scores.get(finding.value, 0.0) + weight
+    reasons = tuple(Reason(name, f.value, round(w, 3), f.says) for name, f, w in findings)
+    if not scores:
+        return DimensionDecision(dimension, UNKNOWN, 0.0, reasons)
+    best = max(scores, key=lambda v: scores[v])
+    total = sum(scores.values())
+    confidence = scores[best] / (total + settings.prior)
+    if scores[best] < settings.min_score or confidence < settings.min_confidence:
+        why = Reason(
+            "thin-evidence",
+            UNKNOWN,
+            0.0,
+            f"evidence too thin or mixed to say (best: {best} at {confidence:.2f})",
+        )
+        return DimensionDecision(dimension, UNKNOWN, round(1 - confidence, 3), (*reasons, why))
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for _, finding, _ in findings:
+        if finding.value != best:
+            continue
+        for key in finding.examples:
+            for uid, text in features.examples.get(key, []):
+                if uid not in seen and len(examples) < 3:
+                    seen.add(uid)
+                    examples.append(Example(uid, text))
+    return DimensionDecision(dimension, best, round(confidence, 3), reasons, tuple(examples))
+
+
+def classify(
+    features: MemberFeatures,
+    profile: Profile,
+    *,
+    config: SegmentationConfig,
+    knowledge: OrgKnowledge,
+    as_of: datetime,
+    previous: Mapping[str, Previous] | None = None,
+) -> SegmentDecision:
+    """Decide every dimension for one member from their features and profile."""
+    previous = previous or {}
+    domains = profile_domains(profile, knowledge)
+    decided: dict[str, str] = {}
+    decisions: dict[str, DimensionDecision] = {}
+    for dimension in _RULE_DIMENSIONS:
+        pin = previous.get(dimension)
+        if pin is not None and pin.pinned_by:
+            decisions[dimension] = DimensionDecision(dimension, pin.value, 1.0, pinned_by=pin.pinned_by)
+            decided[dimension] = pin.value
+            continue
+        ctx = RuleContext(features=features, profile=profile, domains=domains, decided=decided, as_of=as_of)
+        findings: list[tuple[str, Finding, float]] = []
+        for rule in RULES:
+            if rule.dimension != dimension:
+                continue
+            params = Params(config.rule(rule.name))
+            if params.weight <= 0:
+                continue  # a manager switched the rule off
+            finding = rule.check(ctx, params)
+            if finding is not None:
+                findings.append((rule.name, finding, params.weight * finding.strength))
+        decision = _decide(dimension, findings, features, config)
+        decisions[dimension] = decision
+        decided[dimension] = decision.value
+    pin = previous.get("engagement")
+    if pin is not None and pin.pinned_by:
+        decisions["engagement"] = DimensionDecision("engagement", pin.value, 1.0, pinned_by=pin.pinned_by)
+    else:
+        decisions["engagement"] = engagement(
+            features,
+            today=as_of.date(),
+            settings=config.engagement,
+            previous=pin.value if pin else None,
+        )
+    values = {d: dec.value for d, dec in decisions.items()}
+    segments = tuple(name for name, (expr, _) in config.segments.items() if expr.matches(values))
+    if profile.is_bot:
+        segments = ()  # bots are kept apart from every segment
+    return SegmentDecision(dimensions=decisions, ruleset_version=config.ruleset_version, segments=segments)

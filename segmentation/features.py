@@ -1,0 +1,230 @@
+"""Member features: everything the rules look at, accumulated message by message.
+
+A ``MemberFeatures`` is a running summary (counts, a few example messages, time
+histograms) that can be updated with one new message in microseconds and stored as JSON,
+which is what makes incremental classification cheap; ``classify --all`` rebuilds the
+same summary from scratch. ``Profile`` carries what the platforms say about the person
+(addresses, titles) as opposed to what they wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from segmentation.signals import (
+    BASIC_QUESTION,
+    FLAG_NAMES,
+    QUESTION,
+    TECHNICAL_FLAGS,
+    THANKS,
+    MessageSignals,
+)
+
+#: Examples kept per signal: enough to show a person why, few enough to store per member.
+MAX_EXAMPLES = 3
+EXCERPT_CHARS = 160
+#: Days of per-day activity kept; engagement compares the last 30 days with the 90 before.
+KEEP_DAYS = 200
+_MAX_SIGNATURES = 5
+_MAX_CHANNELS = 20
+
+
+def excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """One message as the feature accumulator sees it (no text beyond an excerpt)."""
+
+    event_uid: str
+    occurred_at: datetime
+    signals: MessageSignals
+    excerpt: str
+    signature: str = ""
+    tz_offset_minutes: int | None = None
+    channel_hint: str | None = None
+    channel: str | None = None
+    #: The author of the message this one replies to, when it is someone else.
+    reply_to_other: bool = False
+    #: Whether the message replied to was a question.
+    reply_to_question: bool = False
+
+
+@dataclass(slots=True)
+class MemberFeatures:
+    """Running totals for one member; JSON round-trips through ``to_json`` / ``from_json``."""
+
+    messages: int = 0
+    words: int = 0
+    tech_terms: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
+    phrases: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[list[str]]] = field(default_factory=dict)
+    questions: int = 0
+    basic_questions: int = 0
+    answers: int = 0  # replies to someone else's question
+    replies_to_others: int = 0
+    thanks_given: int = 0
+    thanks_received: int = 0
+    solved_received: int = 0
+    signatures: list[str] = field(default_factory=list)
+    channel_hints: dict[str, int] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)
+    tz_offsets: dict[str, int] = field(default_factory=dict)
+    hours_utc: list[int] = field(default_factory=lambda: [0] * 24)
+    days: dict[str, int] = field(default_factory=dict)
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+    # ---- accumulation -------------------------------------------------------------------
+    def add_message(self, m: MessageFacts) -> None:
+        s = m.signals
+        self.messages += 1
+        self.words += s.words
+        self.tech_terms += s.tech_terms
+        for bit, name in FLAG_NAMES.items():
+            if s.flags & bit:
+                self.flags[name] = self.flags.get(name, 0) + 1
+                self._example(name, m)
+        if s.tech_terms >= 3:
+            self._example("tech_terms", m)
+        for phrase in s.phrases:
+            self.phrases[phrase] = self.phrases.get(phrase, 0) + 1
+            self._example("says:" + phrase, m)
+        is_question = bool(s.flags & QUESTION)
+        if is_question and not m.reply_to_other:
+            self.questions += 1
+        if s.flags & BASIC_QUESTION:
+            self.basic_questions += 1
+        if s.flags & THANKS:
+            self.thanks_given += 1
+        if m.reply_to_other:
+            self.replies_to_others += 1
+            # An answer: a reply to someone else's question that is not itself thanks or a question.
+            if m.reply_to_question and not (s.flags & (THANKS | QUESTION)):
+                self.answers += 1
+                self._example("answer", m)
+        if m.signature:
+            sig = " ".join(m.signature.split())[:200]
+            if sig and sig not in self.signatures:
+                self.signatures.append(sig)
+                del self.signatures[:-_MAX_SIGNATURES]
+        if m.channel_hint:
+            self.channel_hints[m.channel_hint] = self.channel_hints.get(m.channel_hint, 0) + 1
+        if m.channel and (m.channel in self.channels or len(self.channels) < _MAX_CHANNELS):
+            self.channels[m.channel] = self.channels.get(m.channel, 0) + 1
+        if m.tz_offset_minutes is not None:
+            key = str(m.tz_offset_minutes)
+            self.tz_offsets[key] = self.tz_offsets.get(key, 0) + 1
+        self._seen(m.occurred_at)
+
+    def add_activity(self, at: datetime) -> None:
+        """A non-message activity (reaction, join) counts for engagement only."""
+        self._seen(at)
+
+    def add_thanks_received(self, *, solved: bool, uid: str = "", text: str = "") -> None:
+        self.thanks_received += 1
+        if solved:
+            self.solved_received += 1
+        if uid:
+            self._example_raw("thanked", uid, text)
+
+    def _seen(self, at: datetime) -> None:
+        at = at.astimezone(UTC)
+        iso = at.isoformat()
+        if self.first_seen is None or iso < self.first_seen:
+            self.first_seen = iso
+        if self.last_seen is None or iso > self.last_seen:
+            self.last_seen = iso
+        self.hours_utc[at.hour] += 1
+        day = at.date().isoformat()
+        self.days[day] = self.days.get(day, 0) + 1
+        if len(self.days) > KEEP_DAYS + 40:
+            self._prune_days()
+
+    def _prune_days(self) -> None:
+        latest = max(self.days)
+        cutoff = (date.fromisoformat(latest) - timedelta(days=KEEP_DAYS)).isoformat()
+        self.days = {d: n for d, n in self.days.items() if d >= cutoff}
+
+    def _example(self, key: str, m: MessageFacts) -> None:
+        self._example_raw(key, m.event_uid, m.excerpt)
+
+    def _example_raw(self, key: str, uid: str, text: str) -> None:
+        bucket = self.examples.setdefault(key, [])
+        if len(bucket) < MAX_EXAMPLES and all(b[0] != uid for b in bucket):
+            bucket.append([uid, text])
+
+    # ---- derived figures ---------------------------------------------------------------
+    def flag(self, name: str) -> int:
+        return self.flags.get(name, 0)
+
+    @property
+    def technical_messages(self) -> int:
+        return sum(self.flags.get(FLAG_NAMES[b], 0) for b in FLAG_NAMES if b & TECHNICAL_FLAGS)
+
+    def share(self, count: int) -> float:
+        return count / self.messages if self.messages else 0.0
+
+    def activity_between(self, start: date, end: date) -> int:
+        """Activities on days in [start, end)."""
+        s, e = start.isoformat(), end.isoformat()
+        return sum(n for d, n in self.days.items() if s <= d < e)
+
+    def active_weeks_between(self, start: date, end: date) -> int:
+        s, e = start.isoformat(), end.isoformat()
+        return len({date.fromisoformat(d).isocalendar()[:2] for d in self.days if s <= d < e})
+
+    # ---- storage -----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> MemberFeatures:
+        features = cls()
+        for name in cls.__dataclass_fields__:
+            if data and name in data:
+                setattr(features, name, data[name])
+        if len(features.hours_utc) != 24:
+            features.hours_utc = [0] * 24
+        return features
+
+
+_TITLE_SPLIT = re.compile(r"\s*[|,@–—-]\s*|\s+at\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityFacts:
+    platform: str
+    email: str | None
+    display_name: str
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What platforms say about a member: addresses and titles, across every identity."""
+
+    member_id: int
+    identities: tuple[IdentityFacts, ...]
+    is_bot: bool = False
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        return tuple(sorted({i.email for i in self.identities if i.email}))
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        return tuple(sorted({i.title.strip() for i in self.identities if i.title and i.title.strip()}))
+
+    @property
+    def display_name(self) -> str:
+        for i in self.identities:
+            if i.display_name:
+                return i.display_name
+        return ""
