@@ -1,0 +1,1 @@
+"""The demo community: a seeded, generated community written as real archives, and the `demo` command."""
