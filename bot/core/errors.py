@@ -19,6 +19,10 @@ class ImportFailure(CohortbotError):
     """An archive cannot be read at all (missing, unreadable, wrong format)."""
 
 
+class BadArgument(CohortbotError):
+    """A command's argument cannot work (an unknown dimension, a value it does not take)."""
+
+
 class UnknownMember(CohortbotError):
     """A member reference matched nobody."""
 

@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import UnknownMember
-from bot.store.models import Activity, Identity, Member, Place
+from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place, SegmentAssignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,9 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+_DIMENSION_ORDER = {
+    d: i for i, d in enumerate(("skill", "purpose", "org_type", "org_size", "location", "engagement"))
+}
 _PLATFORM_REF = re.compile(r"^(discord|slack|mail):(.+)$")
 
 
@@ -192,6 +195,20 @@ async def member_views(
             stats[s[0]] = MemberStats(
                 activities=s[1], messages=int(s[2] or 0), first_seen=s[3], last_seen=s[4]
             )
+        dimensions: dict[int, dict[str, Any]] = {i: {} for i in ids}
+        for owner, dimension, evidence in await conn.execute(
+            select(
+                SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
+            ).where(SegmentAssignment.member_id.in_(ids), SegmentAssignment.current.is_(True))
+        ):
+            dimensions[owner][dimension] = evidence
+        segments: dict[int, tuple[str, ...]] = {}
+        for owner, names in await conn.execute(
+            select(MemberFeatureRow.member_id, MemberFeatureRow.segments).where(
+                MemberFeatureRow.member_id.in_(ids)
+            )
+        ):
+            segments[owner] = tuple(names or ())
         for member_id, display_name, is_bot in rows:
             yield MemberView(
                 member_id=member_id,
@@ -199,6 +216,10 @@ async def member_views(
                 is_bot=is_bot,
                 identities=tuple(identities[member_id]),
                 stats=stats.get(member_id, MemberStats(0, 0, None, None)),
+                dimensions=dict(
+                    sorted(dimensions[member_id].items(), key=lambda kv: _DIMENSION_ORDER.get(kv[0], 9))
+                ),
+                segments=segments.get(member_id, ()),
             )
         after = ids[-1]
 

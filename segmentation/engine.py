@@ -1,0 +1,460 @@
+"""The segmentation engine: reads activities through the store, keeps features, writes decisions.
+
+Two ways in. ``update()`` reads only the activities added since the last run (a cursor
+over activity ids), folds them into the stored feature summaries of the members they
+touch and reclassifies those members: this is what the live pipeline calls after each
+event, and it costs about a millisecond. ``rebuild()`` (``classify --all``) throws the
+summaries away and reads everything again, with the per-message work spread over a
+process pool. Both end in the same pure ``classify()`` and the same change-only writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from bot.core.clock import Clock, SystemClock
+from bot.core.errors import BadArgument, UnknownMember
+from bot.store import Store
+from bot.store.models import Activity, Member, SegmentAssignment
+from segmentation import repository as repo
+from segmentation.classify import classify
+from segmentation.config import SegmentationConfig
+from segmentation.domains import OrgKnowledge
+from segmentation.features import MemberFeatures, MessageFacts, Profile, excerpt
+from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
+from segmentation.signals import QUESTION, SOLVED, THANKS, MessageSignals, message_signals
+
+log = logging.getLogger(__name__)
+
+_PAGE = 5000
+#: Below this many new messages the pool's start-up costs more than it saves.
+_POOL_THRESHOLD = 20_000
+#: An archive whose last activity is older than this is judged as of its own end.
+_ARCHIVE_GAP = timedelta(days=7)
+THANKS_EMOJI = frozenset(
+    {
+        "+1",
+        "thumbsup",
+        "👍",
+        "🙏",
+        "pray",
+        "heart",
+        "❤️",
+        "❤",
+        "tada",
+        "🎉",
+        "raised_hands",
+        "🙌",
+        "clap",
+        "👏",
+    }
+)
+SOLVED_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "✅", "✔️", "✔", "ballot_box_with_check"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyReport:
+    members: int
+    activities: int
+    moved: int
+    refreshed: int
+    as_of: datetime
+    ruleset_version: str
+    seconds: float
+
+    def line(self) -> str:
+        return (
+            f"classified {self.members} members from {self.activities} new activities as of "
+            f"{self.as_of:%Y-%m-%d}; {self.moved} values changed, {self.refreshed} refreshed; "
+            f"ruleset {self.ruleset_version}; {self.seconds:.1f}s"
+        )
+
+
+def _signals_of(rows: Sequence[tuple[str, int, str | None]]) -> list[tuple[int, int, int, tuple[str, ...]]]:
+    """Pool worker: signals for a chunk of (own_text, patch_lines, subject)."""
+    out = []
+    for text, patch_lines, subject in rows:
+        s = message_signals(text, patch_lines=patch_lines, subject=subject)
+        out.append((s.flags, s.tech_terms, s.words, s.phrases))
+    return out
+
+
+class _Pass:
+    """One read over new activities, folding them into feature summaries."""
+
+    def __init__(
+        self,
+        engine: SegmentationEngine,
+        conn: AsyncConnection,
+        features: dict[int, MemberFeatures],
+        *,
+        load_missing: bool,
+    ) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.features = features
+        self.load_missing = load_missing
+        self.questions = bytearray()
+        self.touched: set[int] = set()
+        self.activities = 0
+        self.last_id = 0
+
+    def _question(self, activity_id: int) -> bool | None:
+        if activity_id < len(self.questions):
+            bit = self.questions[activity_id]
+            return None if bit == 2 else bool(bit)
+        return None
+
+    def _remember(self, activity_id: int, is_question: bool) -> None:
+        if activity_id >= len(self.questions):
+            self.questions.extend(b"\x02" * (activity_id + 1 - len(self.questions) + 4096))
+        self.questions[activity_id] = 1 if is_question else 0
+
+    async def _feature(self, member_id: int) -> MemberFeatures:
+        f = self.features.get(member_id)
+        if f is None:
+            loaded = await repo.load_features(self.conn, [member_id]) if self.load_missing else {}
+            f = loaded.get(member_id) or MemberFeatures()
+            self.features[member_id] = f
+        return f
+
+    async def run(self, after: int, *, pool: Executor | None) -> None:
+        target = aliased(Activity)
+        query = (
+            select(
+                Activity.id,
+                Activity.member_id,
+                Activity.kind,
+                Activity.occurred_at,
+                Activity.own_text,
+                Activity.signature,
+                Activity.subject,
+                Activity.patch_lines,
+                Activity.tz_offset_minutes,
+                Activity.place_id,
+                Activity.event_uid,
+                target.id,
+                target.member_id,
+                target.own_text,
+                target.patch_lines,
+                target.subject,
+            )
+            .select_from(Activity)
+            .outerjoin(target, target.event_uid == Activity.reply_to_uid)
+            .order_by(Activity.id)
+            .limit(_PAGE)
+        )
+        loop = asyncio.get_running_loop()
+        last = after
+        pending: list[tuple[list[Any], asyncio.Future[Any] | list[Any]]] = []
+        while True:
+            rows = list(await self.conn.execute(query.where(Activity.id > last)))
+            if rows:
+                last = rows[-1][0]
+                payload = [(r[4] or "", r[7] or 0, r[6]) for r in rows if r[2] == "message"]
+                work: asyncio.Future[Any] | list[Any]
+                work = loop.run_in_executor(pool, _signals_of, payload) if pool else _signals_of(payload)
+                pending.append((rows, work))
+            # Keep the pool busy while folding: fold the oldest page once two are in flight.
+            while pending and (len(pending) > 2 or not rows):
+                page, result = pending.pop(0)
+                signals = await result if isinstance(result, asyncio.Future) else result
+                await self._fold(page, signals)
+            if not rows:
+                break
+        self.last_id = last
+
+    async def _fold(self, rows: list[Any], signals: list[tuple[int, int, int, tuple[str, ...]]]) -> None:
+        bots = self.engine._bots
+        hints = self.engine._hints
+        it = iter(signals)
+        for row in rows:
+            (
+                aid,
+                mid,
+                kind,
+                at,
+                own,
+                sig,
+                _subject,
+                _patch,
+                tz,
+                place_id,
+                uid,
+                tid,
+                tmid,
+                ttext,
+                tpatch,
+                tsubject,
+            ) = row
+            self.activities += 1
+            if kind == "message":
+                flags, tech, words, phrases = next(it)
+                self._remember(aid, bool(flags & QUESTION))
+            if mid in bots:
+                continue
+            f = await self._feature(mid)
+            self.touched.add(mid)
+            other = tmid is not None and tmid != mid and tmid not in bots
+            if kind != "message":
+                f.add_activity(at)
+                if kind == "reaction" and other and own in THANKS_EMOJI | SOLVED_EMOJI:
+                    await self._thank(tmid, solved=own in SOLVED_EMOJI, uid=uid, text=f"reacted {own}")
+                continue
+            was_question = False
+            if other:
+                known = self._question(tid)
+                if known is None:  # the question was read in an earlier run: look at it again
+                    known = bool(
+                        message_signals(ttext or "", patch_lines=tpatch or 0, subject=tsubject).flags
+                        & QUESTION
+                    )
+                    self._remember(tid, known)
+                was_question = known
+            hint, channel = hints.get(place_id, (None, None)) if place_id is not None else (None, None)
+            f.add_message(
+                MessageFacts(
+                    event_uid=uid,
+                    occurred_at=at,
+                    signals=MessageSignals(flags=flags, tech_terms=tech, words=words, phrases=phrases),
+                    excerpt=excerpt(own or ""),
+                    signature=sig or "",
+                    tz_offset_minutes=tz,
+                    channel_hint=hint,
+                    channel=channel,
+                    reply_to_other=other,
+                    reply_to_question=was_question,
+                )
+            )
+            if other and flags & (THANKS | SOLVED):
+                await self._thank(tmid, solved=bool(flags & SOLVED), uid=uid, text=excerpt(own or ""))
+
+    async def _thank(self, member_id: int, *, solved: bool, uid: str, text: str) -> None:
+        f = await self._feature(member_id)
+        f.add_thanks_received(solved=solved, uid=uid, text=text)
+        self.touched.add(member_id)
+
+
+class SegmentationEngine:
+    """Owns the segmentation settings and organisation knowledge; reads and writes through the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        config: SegmentationConfig,
+        knowledge: OrgKnowledge | None = None,
+        clock: Clock | None = None,
+        workers: int = 2,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.knowledge = knowledge or OrgKnowledge.load_default(config.org_overrides())
+        self.clock = clock or SystemClock()
+        self.workers = workers
+        self._bots: set[int] = set()
+        self._hints: dict[int, tuple[str | None, str]] = {}
+
+    async def _prepare(self, conn: AsyncConnection) -> None:
+        self._bots = await repo.bot_member_ids(conn)
+        self._hints = await repo.place_hints(conn, self.config.channel_hint)
+
+    async def as_of(self, conn: AsyncConnection, explicit: datetime | None = None) -> datetime:
+        """Now — or, for an archive that has gone quiet, the day after its last activity.
+
+        Judging an imported archive that ended months ago "as of today" would call
+        everyone dormant; judging it as of its own end says what it was like.
+        """
+        if explicit is not None:
+            return explicit
+        now = self.clock.now()
+        latest = (await conn.execute(select(func.max(Activity.occurred_at)))).scalar()
+        if latest is not None and latest < now - _ARCHIVE_GAP:
+            return latest + timedelta(days=1)
+        return now
+
+    def _classify_many(
+        self,
+        features: dict[int, MemberFeatures],
+        profiles: dict[int, Profile],
+        current: dict[int, dict[str, repo.CurrentRow]],
+        as_of: datetime,
+    ) -> dict[int, SegmentDecision]:
+        out: dict[int, SegmentDecision] = {}
+        for mid, f in features.items():
+            profile = profiles.get(mid)
+            if profile is None or profile.is_bot:
+                continue
+            out[mid] = classify(
+                f,
+                profile,
+                config=self.config,
+                knowledge=self.knowledge,
+                as_of=as_of,
+                previous=repo.previous_of(current.get(mid)),
+            )
+        return out
+
+    async def rebuild(self, *, as_of: datetime | None = None) -> ClassifyReport:
+        """``classify --all``: recompute every member's features and decisions from all activities."""
+        started = time.perf_counter()
+        async with self.store.connection() as conn:
+            await self._prepare(conn)
+            count = (await conn.execute(select(func.count()).select_from(Activity))).scalar_one()
+            features: dict[int, MemberFeatures] = {}
+            fold = _Pass(self, conn, features, load_missing=False)
+            pool = None
+            if count >= _POOL_THRESHOLD and self.workers > 1:
+                pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                await fold.run(0, pool=pool)
+            finally:
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
+            people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
+            for mid in people:
+                features.setdefault(mid, MemberFeatures())
+            moment = await self.as_of(conn, as_of)
+            report = await self._decide_and_write(conn, features, moment, save_all=True)
+            await repo.write_cursor(conn, fold.last_id, now=self.clock.now())
+        return ClassifyReport(
+            members=len(features),
+            activities=fold.activities,
+            moved=report.moved,
+            refreshed=report.refreshed,
+            as_of=moment,
+            ruleset_version=self.config.ruleset_version,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def update(self, *, as_of: datetime | None = None, everyone: bool = False) -> ClassifyReport:
+        """Fold in the activities added since the last run and reclassify the members they touch.
+
+        With ``everyone``, every member is reclassified from the stored summaries as well
+        (engagement moves with time even for members who said nothing new).
+        """
+        started = time.perf_counter()
+        async with self.store.connection() as conn:
+            await self._prepare(conn)
+            after = await repo.read_cursor(conn)
+            features: dict[int, MemberFeatures] = {}
+            fold = _Pass(self, conn, features, load_missing=True)
+            await fold.run(after, pool=None)
+            if everyone:
+                stored = await repo.load_features(conn)
+                for mid, f in stored.items():
+                    features.setdefault(mid, f)
+                people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
+                for mid in people:
+                    features.setdefault(mid, MemberFeatures())
+            moment = await self.as_of(conn, as_of)
+            report = await self._decide_and_write(
+                conn, features, moment, save_all=False, touched=fold.touched
+            )
+            if fold.last_id > after:
+                await repo.write_cursor(conn, fold.last_id, now=self.clock.now())
+        return ClassifyReport(
+            members=len(features),
+            activities=fold.activities,
+            moved=report.moved,
+            refreshed=report.refreshed,
+            as_of=moment,
+            ruleset_version=self.config.ruleset_version,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def _decide_and_write(
+        self,
+        conn: AsyncConnection,
+        features: dict[int, MemberFeatures],
+        as_of: datetime,
+        *,
+        save_all: bool,
+        touched: set[int] | None = None,
+    ) -> repo.WriteReport:
+        ids = None if save_all else list(features)
+        profiles = await repo.profiles(conn, ids)
+        current = await repo.current_assignments(conn, ids)
+        decisions = self._classify_many(features, profiles, current, as_of)
+        now = self.clock.now()
+        report = await repo.write_decisions(conn, decisions, current, now=now)
+        to_save = (
+            features if save_all or touched is None else {m: features[m] for m in touched if m in features}
+        )
+        # Segments are stored with the features; keep them in step for every reclassified member.
+        to_save = {**to_save, **{m: features[m] for m in decisions}}
+        await repo.save_features(
+            conn, to_save, decisions, now=now, ruleset_version=self.config.ruleset_version
+        )
+        return report
+
+    async def set_override(self, member_id: int, dimension: str, value: str, *, by: str) -> SegmentDecision:
+        """Pin a manager's value; it survives every reclassification until cleared."""
+        if dimension not in DIMENSIONS:
+            raise BadArgument(f"unknown dimension {dimension!r}; dimensions: {', '.join(DIMENSIONS)}")
+        if not valid_value(dimension, value):
+            raise BadArgument(
+                f"{value!r} is not a value of {dimension}; values: {', '.join(VALUES[dimension])}"
+            )
+        return await self._pin(member_id, dimension, value, by=by)
+
+    async def clear_override(self, member_id: int, dimension: str, *, by: str) -> SegmentDecision:
+        return await self._pin(member_id, dimension, None, by=by)
+
+    async def _pin(self, member_id: int, dimension: str, value: str | None, *, by: str) -> SegmentDecision:
+        now = self.clock.now()
+        async with self.store.connection() as conn:
+            await self._prepare(conn)
+            exists = (await conn.execute(select(Member.id).where(Member.id == member_id))).scalar()
+            if exists is None:
+                raise UnknownMember(f"no member #{member_id}")
+            await conn.execute(
+                SegmentAssignment.__table__.update()  # type: ignore[attr-defined]
+                .where(
+                    SegmentAssignment.member_id == member_id,
+                    SegmentAssignment.dimension == dimension,
+                    SegmentAssignment.current.is_(True),
+                )
+                .values(current=False)
+            )
+            if value is not None:
+                await conn.execute(
+                    SegmentAssignment.__table__.insert().values(  # type: ignore[attr-defined]
+                        member_id=member_id,
+                        dimension=dimension,
+                        value=value,
+                        confidence=1.0,
+                        evidence={"value": value, "confidence": 1.0, "evidence": [], "pinned_by": by},
+                        ruleset_version=self.config.ruleset_version,
+                        decided_at=now,
+                        updated_at=now,
+                        pinned_by=by,
+                        current=True,
+                    )
+                )
+            features = await repo.load_features(conn, [member_id])
+            features.setdefault(member_id, MemberFeatures())
+            await self._decide_and_write(conn, features, await self.as_of(conn), save_all=False)
+            current = await repo.current_assignments(conn, [member_id])
+            profile = (await repo.profiles(conn, [member_id])).get(member_id) or Profile(member_id, ())
+            return classify(
+                features[member_id],
+                profile,
+                config=self.config,
+                knowledge=self.knowledge,
+                as_of=await self.as_of(conn),
+                previous=repo.previous_of(current.get(member_id)),
+            )
+
