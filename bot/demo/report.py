@@ -78,8 +78,9 @@ def render(console: Console, overview: Overview, summary: ImportSummary, *, wher
     places.add_column("messages", justify="right")
     places.add_column("joins", justify="right")
     for place in overview.places:
-        places.add_row(place.platform, place.name, f"{place.messages:,}",
-                       f"{place.joins:,}" if place.joins else "")
+        # A list's name is its List-Id phrase; the id itself says which list it is.
+        name = f"{place.name} [dim]<{place.channel_id}>[/dim]" if place.platform == "mail" else place.name
+        places.add_row(place.platform, name, f"{place.messages:,}", f"{place.joins:,}" if place.joins else "")
     console.print(places)
 
     console.print(_people("Most active people", overview.top))

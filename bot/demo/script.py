@@ -51,7 +51,7 @@ def chat_greeting(rng: random.Random, post_role: str) -> str:
     """Chat openers sometimes start with a hello; mail greetings are the mail writer's business."""
     if post_role != "opener" or rng.random() < 0.7:
         return ""
-    return rng.choice(("Hi all! ", "hey folks, ", "Hello 👋 ", "hi! ", "Good evening! "))
+    return rng.choice(("Hi all! ", "Hey folks! ", "Hello 👋 ", "hi! ", "Good evening! "))
 
 
 class Voice:

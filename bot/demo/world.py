@@ -121,9 +121,9 @@ class Venue:
 
 
 MAIL_USERS = Venue("mail", "users", "syncwell-users", f"syncwell-users.{LIST_HOST}",
-                   topic="Questions and help for people who use Syncwell")
+                   topic="Syncwell users")
 MAIL_DEVEL = Venue("mail", "devel", "syncwell-devel", f"syncwell-devel.{LIST_HOST}",
-                   topic="Development of Syncwell: patches, design, releases")
+                   topic="Syncwell development")
 
 SLACK_VENUES = (
     Venue("slack", "general", "general", "C01GENERAL0", topic="Everything Syncwell. Be kind."),

@@ -103,7 +103,7 @@ class MailWriter:
         if post.parent is not None:
             headers.append(("In-Reply-To", self._ids[post.parent.seq]))
             headers.append(("References", " ".join(self._ids[p.seq] for p in _ancestry(post.parent))))
-        headers.append(("List-Id", f"{place.topic.split(':')[0]} <{place.native_id}>"))
+        headers.append(("List-Id", f"{place.topic} <{place.native_id}>"))
         headers.append(("List-Post", f"<mailto:{list_addr}>"))
         headers.append(("List-Unsubscribe", f"<mailto:{place.name}-leave@{LIST_HOST}>"))
         headers.append(("Precedence", "list"))

@@ -31,6 +31,7 @@ class PlatformCount:
 @dataclass(frozen=True, slots=True)
 class PlaceCount:
     platform: str
+    channel_id: str
     name: str
     messages: int
     joins: int
@@ -178,7 +179,8 @@ async def community_overview(store: Store, *, top: int = 8, weeks: int = 12) -> 
             activities[plat][kind] = int(n)
 
         places = tuple(
-            PlaceCount(platform=p, name=name or channel, messages=int(m or 0), joins=int(j or 0))
+            PlaceCount(platform=p, channel_id=channel, name=name or channel, messages=int(m or 0),
+                       joins=int(j or 0))
             for p, channel, name, m, j in (
                 await conn.execute(
                     select(
