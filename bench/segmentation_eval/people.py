@@ -32,7 +32,7 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -199,15 +199,17 @@ def mail_posts() -> list[tuple[str, Post]]:
     """All list posts as (sender domain, post), cached in the temp directory between runs."""
     path = shared_data() / MBOX
     stat = path.stat()
-    tag = hashlib.blake2b(f"{path}:{stat.st_size}:{stat.st_mtime_ns}:v2".encode(), digest_size=6)
+    tag = hashlib.blake2b(f"{path}:{stat.st_size}:{stat.st_mtime_ns}:v3".encode(), digest_size=6)
     cache = Path(tempfile.gettempdir()) / f"segeval-mail-{tag.hexdigest()}.pickle"
+    # Plain tuples, not Post objects: the pickle must load whether this file runs as a script
+    # (``__main__``) or is imported as a module.
     if cache.exists():
         with cache.open("rb") as fh:
-            cached: list[tuple[str, Post]] = pickle.load(fh)
-        return cached
+            rows: list[tuple[str, tuple[str | int, ...]]] = pickle.load(fh)
+        return [(domain, Post(*fields)) for domain, fields in rows]  # type: ignore[arg-type]
     posts = _parse_mail(path)
     with cache.open("wb") as fh:
-        pickle.dump(posts, fh)
+        pickle.dump([(domain, astuple(post)) for domain, post in posts], fh)
     return posts
 
 
