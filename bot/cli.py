@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO, TypeVar
@@ -79,6 +80,68 @@ def _main(
         stream=sys.stderr,
     )
     ctx.obj = {"db": database_url(db), "db_explicit": db}
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the generated archives and the demo database.")
+    ] = Path("cohortbot-demo"),
+    members: Annotated[int, typer.Option("--members", help="How many people the demo community has.")] = 300,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the generator (same seed, same community).")
+    ] = 7,
+) -> None:
+    """Generate a demo community, import it through the real importers and show what the bot knows."""
+    from bot.demo.run import run_demo
+
+    _run(
+        run_demo(
+            db_url=ctx.obj["db_explicit"], out_dir=out, console=out_console(), seed=seed, members=members
+        )
+    )
+
+
+def out_console() -> Console:
+    return out
+
+
+RulesOpt = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Segmentation settings file (default: the packaged rules)."),
+]
+
+
+def _engine(store: Store, rules: Path | None) -> Any:
+    from segmentation.config import load_config
+    from segmentation.engine import SegmentationEngine
+    from segmentation.rules import RULE_NAMES
+
+    return SegmentationEngine(store, config=load_config(rules, known_rules=RULE_NAMES))
+
+
+@app.command()
+def classify(
+    ctx: typer.Context,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Recompute every member from all activities, not just what is new.")
+    ] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", help="Judge engagement as of this time (default: now, or an archive's end)."),
+    ] = None,
+    rules: RulesOpt = None,
+) -> None:
+    """(Re)compute every member's segments; without --all only new activities are read."""
+
+    async def work(store: Store) -> str:
+        engine = _engine(store, rules)
+        moment = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
+        report = await (engine.rebuild(as_of=moment) if all_ else engine.update(as_of=moment, everyone=True))
+        return str(report.line())
+
+    out.print(_run(_with_store(_db(ctx), work)), highlight=False)
 
 
 @app.command()
@@ -255,6 +318,32 @@ def members_show(
     _print_member(view, recent)
 
 
+@members_app.command("set")
+def members_set(
+    ctx: typer.Context,
+    member: Annotated[str, typer.Argument(help="Member id, platform:id, e-mail, username or display name.")],
+    dimension: Annotated[
+        str, typer.Argument(help="skill, purpose, org_type, org_size, location or engagement.")
+    ],
+    value: Annotated[str, typer.Argument(help="The value to pin, or 'auto' to let the rules decide again.")],
+    by: Annotated[str, typer.Option("--by", help="Who is deciding (recorded with the override).")] = "cli",
+    rules: RulesOpt = None,
+) -> None:
+    """Pin a manager's decision for one dimension; it survives every reclassification."""
+
+    async def work(store: Store) -> str:
+        async with store.connection() as conn:
+            member_id = await resolve_member(conn, member)
+        engine = _engine(store, rules)
+        if value == "auto":
+            decision = await engine.clear_override(member_id, dimension, by=by)
+            return f"#{member_id} {dimension}: override cleared; rules now say {decision.value(dimension)}"
+        await engine.set_override(member_id, dimension, value, by=by)
+        return f"#{member_id} {dimension} pinned to {value} by {by}"
+
+    out.print(_run(_with_store(_db(ctx), work)), highlight=False)
+
+
 def _print_member(view: MemberView, recent: list[Any]) -> None:
     kind = " [yellow](bot — kept apart from people)[/yellow]" if view.is_bot else ""
     out.print(f"[bold]#{view.member_id} {view.display_name}[/bold]{kind}", highlight=False)
@@ -270,19 +359,16 @@ def _print_member(view: MemberView, recent: list[Any]) -> None:
         ids.add_row(i.platform, i.external_id, i.username or "", i.display_name, i.email or "", i.title or "")
     out.print(ids)
     if view.dimensions:
-        dims = Table(title="Dimensions", title_justify="left")
-        for col in ("dimension", "value", "confidence", "evidence"):
+        dims = Table(title="Dimensions", title_justify="left", show_lines=True)
+        for col in ("dimension", "value", "confidence", "why"):
             dims.add_column(col)
         for name, d in view.dimensions.items():
-            dims.add_row(
-                name,
-                str(d.get("value")),
-                f"{d.get('confidence', 0):.2f}",
-                "; ".join(map(str, d.get("evidence", []))),
-            )
+            dims.add_row(name, str(d.get("value")), f"{d.get('confidence', 0):.2f}", _explain(d))
         out.print(dims)
+        if view.segments:
+            out.print("Segments: " + ", ".join(view.segments), highlight=False)
     else:
-        out.print("Dimensions: no segment decisions yet for this member.")
+        out.print("Dimensions: not classified yet (run `cohortbot classify`).")
     if recent:
         acts = Table(title="Recent messages", title_justify="left")
         for col in ("when", "where", "own words"):
@@ -291,6 +377,20 @@ def _print_member(view: MemberView, recent: list[Any]) -> None:
             where = f"{a.platform}:{a.place}" if a.place else (a.platform or "")
             acts.add_row(f"{a.occurred_at:%Y-%m-%d %H:%M}", where, a.excerpt)
         out.print(acts)
+
+
+def _explain(d: dict[str, Any]) -> str:
+    """Evidence in plain language: the rules that decided, then up to three of the member's own messages."""
+    if d.get("pinned_by"):
+        return f"pinned by {d['pinned_by']}: a manager's decision, kept on every reclassification"
+    lines = []
+    for e in d.get("evidence", []):
+        if "says" in e:
+            mark = "+" if e.get("value") == d.get("value") else "-"
+            lines.append(f"{mark} {e['says']}")
+        elif "message" in e:
+            lines.append(f'  e.g. "{e["excerpt"]}"')
+    return "\n".join(lines) or "no evidence either way"
 
 
 def main() -> None:

@@ -24,6 +24,13 @@ from segmentation.titles import (
 )
 
 ORG_TYPES = ("device_maker", "isv", "system_integrator", "service_provider", "end_user_org")
+_ORG_TYPE_WORDS = {
+    "device_maker": "a device or hardware maker",
+    "isv": "a software vendor (ISV)",
+    "system_integrator": "a system integrator",
+    "service_provider": "a service provider",
+    "end_user_org": "an organisation using the software for its own operations",
+}
 
 
 @dataclass(frozen=True, slots=True)
