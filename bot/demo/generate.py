@@ -143,8 +143,9 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _manifest(plan: Plan, *, seed: int, members: int, counts: dict[str, Any], files: list[str]) -> dict[str,
-                                                                                                        Any]:
+def _manifest(
+    plan: Plan, *, seed: int, members: int, counts: dict[str, Any], files: list[str]
+) -> dict[str, Any]:
     dmarc = dmarc_senders(plan.people)
     per_person: dict[str, Counter[str]] = {p.key: Counter() for p in plan.people}
     # An account exists in the archives when it posted, reacted or joined there.

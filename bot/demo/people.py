@@ -108,6 +108,10 @@ def ascii_slug(text: str) -> str:
     return "".join(ch for ch in norm.lower() if ch.isascii() and ch.isalnum())
 
 
+def _weighted(rng: random.Random, pairs: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([value for value, _ in pairs], weights=[weight for _, weight in pairs])[0]
+
+
 def snowflake(at: datetime, counter: int, *, worker: int = 1, millis: int = 0) -> str:
     """A Discord id for a moment: milliseconds since Discord's epoch, shifted, plus worker and counter."""
     ms = int(at.timestamp() * 1000) + millis - 1_420_070_400_000
@@ -222,8 +226,7 @@ class Population:
         chosen = tuple(p for p, chance in persona.platforms if self._rng.random() < chance)
         if chosen:
             return chosen
-        return (self._rng.choices([p for p, _ in persona.platforms], weights=[c for _,
-                                                                              c in persona.platforms])[0],)
+        return (_weighted(self._rng, persona.platforms),)
 
     def _window(self, engagement: str) -> tuple[datetime, datetime]:
         rng = self._rng
@@ -242,8 +245,7 @@ class Population:
     def _member(self, persona: Persona) -> Person:
         rng = self._rng
         key = self._next_key()
-        engagement = rng.choices([e for e, _ in persona.engagement], weights=[w for _,
-                                                                              w in persona.engagement])[0]
+        engagement = _weighted(rng, persona.engagement)
         country = self._country()
         first, last, name = self._name(country)
         org: Org | None = None

@@ -257,8 +257,9 @@ class Planner:
             place = venue(platform, ROUTES["ci"][platform] or "general")
             step = (END - START) / bot.starts
             for i in range(bot.starts):
-                at = (START + step * i + timedelta(hours=2, minutes=rng.randrange(0,
-                                                                                  50))).replace(microsecond=0)
+                # Nightly builds, a little after two, spread evenly over the twelve weeks.
+                jitter = timedelta(hours=2, minutes=rng.randrange(0, 50))
+                at = (START + step * i + jitter).replace(microsecond=0)
                 script = talk_social.ci_notice(rng, at, 4100 + i * 3 + rng.randrange(3))
                 root = self._post(bot, at, script.opener, "opener", script.subject, None)
                 posts = [root]

@@ -19,8 +19,10 @@ def _local_hour(rng: random.Random, hours: str, weekend: bool) -> float:
     if hours == "work":
         return rng.triangular(7.5, 18.5, 11.0) if not weekend else rng.uniform(9, 22)
     if hours == "evening":
-        return rng.uniform(9, 23.5) if weekend else rng.choice((rng.uniform(18, 24), rng.uniform(18, 23),
-                                                                rng.uniform(6.5, 8.5)))
+        if weekend:
+            return rng.uniform(9, 23.5)
+        # Weekday evenings mostly, now and then a message before work.
+        return rng.uniform(6.5, 8.5) if rng.random() < 0.2 else rng.uniform(18, 23.9)
     if hours == "student":
         return rng.uniform(10, 26) % 24
     return rng.uniform(7, 23.5)

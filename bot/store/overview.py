@@ -87,8 +87,9 @@ async def _platforms_of(conn: AsyncConnection, member_ids: list[int]) -> dict[in
     return {k: tuple(v) for k, v in found.items()}
 
 
-async def _summaries(conn: AsyncConnection, stmt: Select[int, str, bool, int]) -> tuple[MemberSummary,
-                                                                                               ...]:
+async def _summaries(
+    conn: AsyncConnection, stmt: Select[int, str, bool, int]
+) -> tuple[MemberSummary, ...]:
     rows = list(await conn.execute(stmt))
     platforms = await _platforms_of(conn, [r[0] for r in rows])
     return tuple(
