@@ -384,7 +384,7 @@ class Population:
             email=email, skill="unknown", purpose="unknown", org_type="unknown", org_size="unknown",
             engagement="bot", platforms=(spec.platform,), slack_id="U0SYNCWELLCI", slack_handle=spec.handle,
             discord_id=snowflake(START - timedelta(days=400 + self._discord_counter), self._discord_counter),
-            discord_handle=spec.handle, starts=spec.posts, is_bot=True,
+            discord_handle=spec.handle, discord_nick=spec.name, starts=spec.posts, is_bot=True,
         )
 
 

@@ -86,7 +86,7 @@ def render(console: Console, overview: Overview, summary: ImportSummary, *, wher
     console.print(_people("Most active people", overview.top))
     if overview.multi_examples:
         console.print(_people("On more than one platform (merged by e-mail)", overview.multi_examples))
-    bots = Table(title="Bots (flagged, kept apart from the people)", title_justify="left", show_edge=False)
+    bots = Table(title="Bots (flagged, kept apart)", title_justify="left", show_edge=False)
     bots.add_column("bot", style="bold")
     bots.add_column("platform")
     bots.add_column("messages", justify="right")
