@@ -17,10 +17,10 @@ from functools import lru_cache
 
 from adapters.imports.charsets import decode_bytes
 
-# A header field line and its folded continuation lines, at the start of the block.
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")
-# The run of well-formed header lines at the start of a message (used when there is no blank line).
-_HEADER_RUN = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)*")
+_FIRST_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+# A line that is neither a header field nor a folded continuation: where a header block
+# without its blank separator line really ends. Possessive quantifiers keep it linear.
+_NOT_FIELD = re.compile(rb"\n(?:[^!-9;-~ \t]|[!-9;-~]++(?:[ \t]++[^: \t]|[^: \t]))")
 
 #: The headers anything downstream reads. Others are never decoded.
 WANTED = frozenset(
@@ -41,21 +41,50 @@ def split_head(raw: bytes) -> tuple[bytes, bytes]:
     """
     if raw.startswith(b"\n"):
         return b"", raw[1:]
+    if not _FIRST_FIELD.match(raw):
+        return b"", raw
     end = raw.find(b"\n\n")
-    head = raw if end < 0 else raw[: end + 1]
-    run = _HEADER_RUN.match(head)
-    stop = run.end() if run else 0
-    if stop >= len(head):
-        return head, b"" if end < 0 else raw[end + 2 :]
+    limit = len(raw) if end < 0 else end + 1
+    bad = _NOT_FIELD.search(raw, 0, limit)
+    if bad is None:
+        return raw[:limit], (b"" if end < 0 else raw[end + 2 :])
+    stop = bad.start() + 1
     return raw[:stop], raw[stop:]
+
+
+def _any_case(name: bytes) -> bytes:
+    return b"".join(
+        b"[" + bytes([c]).lower() + bytes([c]).upper() + b"]" if chr(c).isalpha() else re.escape(bytes([c]))
+        for c in name
+    )
+
+
+def _fields_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    # Names spelled out case by case (not re.IGNORECASE) and grouped by first letter, so
+    # the engine jumps from newline to newline and rejects an unwanted line (a Received
+    # continuation, a DKIM signature) with one or two character tests.
+    groups: dict[bytes, list[bytes]] = {}
+    for name in sorted(names, key=len, reverse=True):
+        groups.setdefault(name[:1], []).append(name[1:])
+    alternatives = b"|".join(
+        _any_case(first) + b"(?:" + b"|".join(_any_case(rest) for rest in rests) + b")"
+        for first, rests in groups.items()
+    )
+    return re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
+
+
+_PATTERNS: dict[frozenset[bytes], re.Pattern[bytes]] = {}
 
 
 def header_fields(head: bytes, wanted: frozenset[bytes] = WANTED) -> dict[bytes, bytes]:
     """Raw values of the wanted fields (first occurrence wins), keyed by lower-cased name."""
+    pattern = _PATTERNS.get(wanted)
+    if pattern is None:
+        pattern = _PATTERNS[wanted] = _fields_pattern(wanted)
     found: dict[bytes, bytes] = {}
-    for name, value in _FIELD.findall(head):
+    for name, value in pattern.findall(b"\n" + head):
         key = name.lower()
-        if key in wanted and key not in found:
+        if key not in found:
             found[key] = value
     return found
 
@@ -129,6 +158,7 @@ _OBFUSCATED = re.compile(r"^\s*([^\s@<>()\"]+) at ([^\s@<>()\"]+\.[^\s@<>()\"]+)
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=8192)
 def parse_mailbox(value: str) -> tuple[str, str]:
     """(display name, address) of the first mailbox in a header, tolerant of what archives do.
 
@@ -182,7 +212,9 @@ def _clean_name(name: str) -> str:
 
 def message_ids(value: str) -> list[str]:
     """Message-IDs in a header, normalised (no angle brackets, no whitespace)."""
-    ids = ["".join(x.split()) for x in _ANGLE.findall(value)]
+    ids = _ANGLE.findall(value)
+    if any(" " in i or "\t" in i for i in ids):
+        ids = ["".join(i.split()) for i in ids]
     return [i for i in ids if i]
 
 

@@ -19,6 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from adapters.imports.mail_body import extract_body
 from adapters.imports.mail_headers import (
@@ -26,6 +27,7 @@ from adapters.imports.mail_headers import (
     header_text,
     message_id,
     message_ids,
+    parse_asctime,
     parse_date,
     parse_mailbox,
     parse_mailboxes,
@@ -61,10 +63,12 @@ _BOT_NAMES = re.compile(
     r"mail delivery (?:subsystem|system)|robot)\b",
     re.IGNORECASE,
 )
+_MBOXRD = re.compile(r"(?m)^>(>*From )")
 # "Jane Doe via Some-List", "'Jane' via list", "Jane Doe via groups.io"
 _VIA = re.compile(r"^\s*['\"]?(.+?)['\"]?\s+via\s+\S.*$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)
 def is_bot_sender(address: str, name: str, auto_submitted: str) -> bool:
     """True on clear machine signals only: Auto-Submitted, robot addresses, well-known robot names."""
     auto = auto_submitted.strip().lower()
@@ -102,8 +106,11 @@ def _dmarc_owner(name: str, address: str, fields: dict[bytes, bytes]) -> tuple[s
     return None
 
 
-def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
-    list_id = fields.get(b"list-id")
+@lru_cache(maxsize=1024)
+def _list_place(
+    list_id: bytes | None, list_post: bytes | None, mailing_list: bytes | None
+) -> PlaceRef | None:
+    """The list a message names in its own headers (List-Id, else List-Post, else X-Mailing-List)."""
     if list_id:
         text = header_text(list_id)
         ids = message_ids(text)
@@ -112,13 +119,19 @@ def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
             phrase = text[: text.rfind("<")].strip().strip("\"'") if ids else ""
             name, _, host = ident.partition(".")
             return PlaceRef(PLATFORM, ident, phrase or name, container=host or None)
-    for key in (b"list-post", b"x-mailing-list"):
-        value = fields.get(key)
+    for value in (list_post, mailing_list):
         if value:
             _, address = parse_mailbox(header_text(value))
             if "@" in address:
                 local, _, host = address.lower().partition("@")
                 return PlaceRef(PLATFORM, f"{local}.{host}", local, container=host)
+    return None
+
+
+def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
+    named = _list_place(fields.get(b"list-id"), fields.get(b"list-post"), fields.get(b"x-mailing-list"))
+    if named is not None:
+        return named
     if list_hint:
         return PlaceRef(PLATFORM, list_hint, list_hint)
     to = fields.get(b"to")
@@ -131,7 +144,7 @@ def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
 
 
 def _occurred(
-    fields: dict[bytes, bytes], fallback: datetime | None
+    fields: dict[bytes, bytes], fallback: datetime | None, envelope: bytes
 ) -> tuple[datetime, int | None] | None:
     parsed = parse_date(header_text(fields.get(b"date")))
     if parsed is not None:
@@ -141,7 +154,15 @@ def _occurred(
         at = received_date(header_text(received))
         if at is not None:
             return at, None
+    if fallback is None and envelope:
+        fallback = parse_asctime(envelope.decode("latin-1"))
     return (fallback, None) if fallback is not None else None
+
+
+@lru_cache(maxsize=16384)
+def _uid_of(native_id: str) -> str:
+    """Uids of referenced messages; a thread's root is named by every message in it."""
+    return event_uid(PLATFORM, native_id)
 
 
 def _first_id(value: bytes | None) -> str | None:
@@ -157,21 +178,27 @@ def _first_id(value: bytes | None) -> str | None:
 
 
 def parse_message(
-    raw: bytes, *, list_hint: str | None = None, fallback_date: datetime | None = None
+    raw: bytes,
+    *,
+    list_hint: str | None = None,
+    fallback_date: datetime | None = None,
+    envelope: bytes = b"",
 ) -> ParseResult:
     """Translate one raw message.
 
     ``list_hint`` names the place when the message itself names no list (no List-Id,
-    List-Post or X-Mailing-List); ``fallback_date`` (an mbox From_ line's date, an IMAP
-    INTERNALDATE) is used when neither Date nor Received gives a usable time.
+    List-Post or X-Mailing-List). When neither Date nor Received gives a usable time,
+    ``fallback_date`` (an IMAP INTERNALDATE) or else the date of ``envelope`` is used.
+    ``envelope`` is the mbox From_ line the message came with; it also says the body is
+    mboxrd-quoted, so ``>From `` lines in the text lose one ``>``.
     """
     try:
-        return _parse(raw, list_hint, fallback_date)
+        return _parse(raw, list_hint, fallback_date, envelope)
     except Exception as exc:  # a last line of defence: one hostile message must not stop an import
         return Skip(f"unreadable message ({exc.__class__.__name__})")
 
 
-def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None) -> ParseResult:
+def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None, envelope: bytes) -> ParseResult:
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")
     head, body = split_head(raw)
@@ -191,13 +218,18 @@ def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None) ->
     if owner is not None:
         name, address = owner
     address = address.lower()
-    when = _occurred(fields, fallback_date)
+    when = _occurred(fields, fallback_date, envelope)
     if when is None:
         return Skip("no usable Date")
     occurred_at, tz_offset = when
 
     content = extract_body(fields, body, raw)
-    text = split_text(content.text, attachments=content.attachments) if content.text else MessageText(
+    words = content.text
+    if "\x00" in words:
+        words = words.replace("\x00", "")
+    if envelope and ">From " in words:
+        words = _MBOXRD.sub(r"\1", words)
+    text = split_text(words, attachments=content.attachments) if words else MessageText(
         attachments=content.attachments
     )
     place = _place(fields, list_hint)
@@ -231,7 +263,7 @@ def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None) ->
         text=text,
         native_id=native or "",
         subject=subject,
-        reply_to=event_uid(PLATFORM, parent) if parent else None,
-        thread=event_uid(PLATFORM, root) if root else uid,
+        reply_to=_uid_of(parent) if parent else None,
+        thread=_uid_of(root) if root else uid,
         tz_offset_minutes=tz_offset,
     )

@@ -11,9 +11,10 @@ What goes where:
   ``-----Original Message-----`` or ``From:``/``Sent:`` block; the attribution line
   (``On ... wrote:``) just above a quote is dropped from the own words.
 - patch: from ``diff --git`` / ``--- a/`` + ``+++ `` / ``Index:`` through the last hunk line,
-  the ``---`` line after a Signed-off-by block and the diffstat under it, and trailer
-  lines (Signed-off-by, Reviewed-by, ...). A git version after ``-- `` at the end of a
-  patch mail counts as patch, not signature.
+  diffstat lines, the ``---`` line after a Signed-off-by block, and the trailer lines
+  (Signed-off-by, Reviewed-by, ...) above a ``---`` or a diff; a lone "Acked-by:" in a
+  reply stays the reviewer's own words. A git version after ``-- `` (``2.39.2``) counts
+  as patch, not signature.
 - signature: the lines after a ``-- `` delimiter, up to a quote that follows it.
 - a Mailman footer (a line of underscores near the end, then the list blurb) is dropped.
 """
@@ -50,6 +51,7 @@ _QUOTE_RUN = re.compile(r"(?:[ \t]{0,3}>[^\n]*(?:\n|\Z))+")
 _VERSION = re.compile(r"^\d+(?:\.\d+)+[\w.+-]*$|^git-send-email")
 _ORIGINAL = re.compile(r"^-{3,}\s*(?:Original Message|Forwarded message|Ursprüngliche Nachricht)", re.I)
 _FOOTER = "__________"
+_BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 # A line that may start something other than own words. A superset: each hit is checked
 # precisely below. Searching for "\n" + alternatives lets the regex engine skip ahead to
@@ -110,8 +112,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
     sig: list[str] = []
     quoted = 0
     patch = 0
-    signed_off = False
-    in_diffstat = False
+    trailers: list[int] = []  # indexes in ``own`` of Signed-off-by & co, not yet known to be a patch's
     size = len(text)
     pos = 1  # start of the text not yet assigned
     while pos < size:
@@ -135,24 +136,22 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
                 quoted += _lines(run.group())
                 pos = run.end()
                 continue
-            if in_diffstat and _DIFFSTAT.match(line):
+            if _DIFFSTAT.match(line):
                 patch += 1
                 continue
         elif c == "-" or c == "d" or c == "I" or c == "_":
             if _starts_patch(text, line, nxt):
                 run = _PATCH_RUN.match(text, nxt)
-                patch += 1
+                patch += 1 + _claim(own, trailers)
                 if run is not None:
                     patch += _lines(run.group())
                     pos = run.end()
-                in_diffstat = False
                 continue
             if line.rstrip() == "--" or line == "-- ":
                 pos = _signature(text, nxt, sig)
                 continue
-            if signed_off and line.rstrip() == "---":
-                in_diffstat = True
-                patch += 1
+            if trailers and line.rstrip() == "---":
+                patch += 1 + _claim(own, trailers)
                 continue
             if _ORIGINAL.match(line):
                 quoted += 1 + _nonblank_lines(text[nxt:])
@@ -160,24 +159,35 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
             if line.startswith(_FOOTER) and not line.strip("_ ") and text.count("\n", nxt) <= 8:
                 break
         if _TRAILER.match(line):
-            signed_off = True
-            patch += 1
-            continue
+            # A reviewer's "Acked-by:" in a reply is their own word; in a patch it is the patch's.
+            trailers.append(len(own))
         if line.startswith("From: ") and _outlook_header(text, nxt):
             quoted += 1 + _nonblank_lines(text[nxt:])
             break
         own.append(text[start:nxt])
     signature = "\n".join(sig).strip()
-    if signature and patch and _VERSION.match(signature):
+    if signature and _VERSION.match(signature):  # git format-patch's "-- \n2.39.2"
         patch += signature.count("\n") + 1
         signature = ""
+    words = "".join(own).strip()
+    if "\n\n\n" in words:  # where quotes or patches were cut out
+        words = _BLANK_RUNS.sub("\n\n", words)
     return MessageText(
-        own="".join(own).strip(),
+        own=words,
         signature=signature,
         quoted_lines=quoted,
         patch_lines=patch,
         attachments=attachments,
     )
+
+
+def _claim(own: list[str], trailers: list[int]) -> int:
+    """Move the pending trailer lines out of the own words (a patch follows them); how many."""
+    for index in trailers:
+        own[index] = ""
+    count = len(trailers)
+    trailers.clear()
+    return count
 
 
 def _signature(text: str, start: int, sig: list[str]) -> int:

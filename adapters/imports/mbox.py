@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import ImportBatch
-from adapters.imports.mail_headers import parse_asctime
 from adapters.imports.mail_parse import PLATFORM, ParseResult, Skip, parse_message
-from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records, unquote_mboxrd
+from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records
 from bot.core.errors import ImportFailure
 from bot.core.events import ActorRef, Event, MessagePosted, MessageText, PlaceRef
 
@@ -44,8 +43,7 @@ def parse_records(records: Sequence[tuple[bytes, bytes]], list_hint: str | None)
     """Parse a chunk of (From_ line, raw message) pairs."""
     out: list[ParseResult] = []
     for envelope, raw in records:
-        fallback = parse_asctime(envelope.decode("latin-1")) if envelope else None
-        out.append(parse_message(unquote_mboxrd(raw), list_hint=list_hint, fallback_date=fallback))
+        out.append(parse_message(raw, list_hint=list_hint, envelope=envelope))
     return out
 
 
@@ -164,7 +162,7 @@ _Chunk = tuple[list[tuple[bytes, bytes]], int]  # (records, bytes of the file re
 
 def _chunks(records: Iterator[RawRecord], reader: CountingReader) -> Iterator[_Chunk]:
     while True:
-        chunk = [(r.envelope, r.raw) for r in islice(records, CHUNK)]
+        chunk = list(islice(records, CHUNK))
         if not chunk:
             return
         yield chunk, reader.consumed
@@ -181,7 +179,11 @@ def _parse_in_pool(
     """Results in source order, with at most a few chunks in flight so memory stays bounded."""
     # forkserver: the reader is a thread inside an asyncio program, where fork() is unsafe.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Workers forked from a server that already imported the parser start in milliseconds.
+        context.set_forkserver_preload([__name__])
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     unpack = _Unpacker()
     in_flight: deque[tuple[Future[list[_Row]], int]] = deque()
     limit = workers * 2 + 1
@@ -201,6 +203,7 @@ def _parse_in_pool(
 def _group(
     parsed: Iterator[tuple[list[ParseResult], int]], *, position: int, size: int
 ) -> Iterator[ImportBatch]:
+    """Batches of exactly ``size`` records (the last one shorter), whatever the chunking."""
     events: list[Event] = []
     skipped: Counter[str] = Counter()
     records = 0
@@ -211,11 +214,11 @@ def _group(
                 skipped[result.reason] += 1
             else:
                 events.append(result)
-        records += len(results)
-        if records >= size:
-            position += records
-            yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
-            events, skipped, records = [], Counter(), 0
+            records += 1
+            if records == size:
+                position += records
+                yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
+                events, skipped, records = [], Counter(), 0
     if records:
         position += records
         yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
