@@ -1,17 +1,23 @@
 """Build segmentation/data/orgs.json from the permissively licensed sets in ../shared/data/org-labels.
 
 Only the MIT (BigBang) and Apache-2.0 (stackalytics) sets are used; the GPL gitdm maps are
-not shipped with this Apache-2.0 project. Run after updating the shared data:
-    .venv/bin/python scripts/build_org_data.py
+not shipped with this Apache-2.0 project. University and college domains come from the
+swot package (MIT), whose wheel carries ~7,400 of them as data files; the script downloads
+that wheel with pip when none is given. Run after updating the shared data:
+    .venv/bin/python scripts/build_org_data.py [--swot-wheel PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import tldextract
@@ -74,7 +80,29 @@ def _type_for(category: str, group: str, name: str) -> str:
     return "company"
 
 
+def _swot_domains(wheel: Path | None) -> list[str]:
+    """Academic domains from the swot wheel's ``lib/domains/<tld>/.../<name>.txt`` files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheel is None:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, "swot==1.0.1"],
+                check=True,
+            )
+            wheel = next(Path(tmp).glob("swot-*.whl"))
+        found = set()
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                marker = "/lib/domains/"
+                if marker in name and name.endswith(".txt"):
+                    parts = name.split(marker, 1)[1][: -len(".txt")].split("/")
+                    found.add(".".join(reversed(parts)).lower())
+    return sorted(found)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--swot-wheel", type=Path, help="a downloaded swot wheel (default: pip download it)")
+    args = parser.parse_args()
     if not SRC.is_dir():
         sys.exit(f"org-labels not found at {SRC}")
     orgs: dict[str, dict[str, str]] = {}
@@ -109,10 +137,13 @@ def main() -> None:
             if domain and domain not in orgs:
                 orgs[domain] = {"name": name, "type": kind, "source": "stackalytics"}
 
+    academic = _swot_domains(args.swot_wheel)
+    for domain in academic:
+        classes.setdefault(domain, "academic")
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {
-        "about": "Organisations and domain classes from BigBang (MIT) and stackalytics (Apache-2.0); "
-        "see licenses/ and NOTICE.",
+        "about": "Organisations and domain classes from BigBang (MIT), stackalytics (Apache-2.0) and "
+        "swot (MIT, academic domains); see licenses/ and NOTICE.",
         "orgs": dict(sorted(orgs.items())),
         "domain_classes": dict(sorted(classes.items())),
     }
@@ -121,7 +152,10 @@ def main() -> None:
     lic.mkdir(exist_ok=True)
     shutil.copy(SRC / "bigbang/LICENSE", lic / "bigbang-MIT.txt")
     shutil.copy(SRC / "stackalytics/LICENSE", lic / "stackalytics-Apache-2.0.txt")
-    print(f"{len(orgs)} organisations, {len(classes)} classified domains -> {OUT / 'orgs.json'}")
+    print(
+        f"{len(orgs)} organisations, {len(classes)} classified domains "
+        f"({len(academic)} academic from swot) -> {OUT / 'orgs.json'}"
+    )
 
 
 if __name__ == "__main__":

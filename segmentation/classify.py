@@ -35,6 +35,10 @@ def profile_domains(profile: Profile, knowledge: OrgKnowledge) -> tuple[DomainIn
     return tuple(knowledge.lookup(email, display_name=name) for email in profile.emails)
 
 
+def signing_domains(features: MemberFeatures, knowledge: OrgKnowledge) -> tuple[DomainInfo, ...]:
+    return tuple(knowledge.lookup(d) for d in features.signing_domains())
+
+
 def _decide(
     dimension: str,
     findings: list[tuple[str, Finding, float]],
@@ -84,6 +88,7 @@ def classify(
     """Decide every dimension for one member from their features and profile."""
     previous = previous or {}
     domains = profile_domains(profile, knowledge)
+    signed = signing_domains(features, knowledge)
     decided: dict[str, str] = {}
     decisions: dict[str, DimensionDecision] = {}
     for dimension in _RULE_DIMENSIONS:
@@ -92,7 +97,9 @@ def classify(
             decisions[dimension] = DimensionDecision(dimension, pin.value, 1.0, pinned_by=pin.pinned_by)
             decided[dimension] = pin.value
             continue
-        ctx = RuleContext(features=features, profile=profile, domains=domains, decided=decided, as_of=as_of)
+        ctx = RuleContext(
+            features=features, profile=profile, domains=domains, signed=signed, decided=decided, as_of=as_of
+        )
         findings: list[tuple[str, Finding, float]] = []
         for rule in RULES:
             if rule.dimension != dimension:

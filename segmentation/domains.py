@@ -41,6 +41,42 @@ _ACADEMIC_NAMES = (
     "polito",
     "kth",
 )
+#: Dynamic-DNS and home-router domains: an address under them is someone's own machine.
+_DYNAMIC_DNS = frozenset(
+    (
+        "homelinux.org",
+        "homelinux.net",
+        "homelinux.com",
+        "dyndns.org",
+        "dyndns.info",
+        "dyndns.biz",
+        "no-ip.org",
+        "no-ip.com",
+        "no-ip.biz",
+        "ddns.net",
+        "duckdns.org",
+        "afraid.org",
+        "mooo.com",
+        "selfip.com",
+        "selfip.net",
+        "is-a-geek.org",
+        "is-a-geek.com",
+        "gotdns.com",
+        "gotdns.org",
+        "myfritz.net",
+        "synology.me",
+        "freeddns.org",
+        "hopto.org",
+        "zapto.org",
+        "servebeer.com",
+        "dynu.net",
+        "dnsalias.org",
+        "dnsalias.net",
+        "homeip.net",
+        "dyndns-home.com",
+        "myqnapcloud.com",
+    )
+)
 #: Country-code top-level domains that are commonly used as generic ones: not a location.
 _GENERIC_CCTLDS = frozenset(
     ("io", "co", "me", "tv", "ai", "cc", "ws", "fm", "ly", "gg", "to", "sh", "app", "dev")
@@ -95,6 +131,9 @@ class OrgKnowledge:
         labels = domain.split(".")
         country = _country(labels)
         # Most specific first: mail.intel.com, then intel.com.
+        academic = _is_academic(labels) or any(
+            self._classes.get(".".join(labels[i:])) == "academic" for i in range(len(labels) - 1)
+        )
         for i in range(len(labels) - 1):
             candidate = ".".join(labels[i:])
             org = self._orgs.get(candidate)
@@ -102,14 +141,18 @@ class OrgKnowledge:
                 kind = {"academic": "academic", "government": "government", "project": "project"}.get(
                     org.type, "company"
                 )
+                if kind == "company" and org.type == "company" and academic:
+                    kind = "academic"  # a research institute that a company list also names
                 return DomainInfo(domain, kind, org, country)
             if candidate in self._freemail:
                 return DomainInfo(domain, "freemail", None, country)
             known = self._classes.get(candidate)
             if known in ("freemail", "academic", "personal"):
                 return DomainInfo(domain, known, None, country)
-        if _is_academic(labels):
+        if academic:
             return DomainInfo(domain, "academic", None, country)
+        if any(".".join(labels[i:]) in _DYNAMIC_DNS for i in range(1, len(labels) - 1)):
+            return DomainInfo(domain, "personal", None, country)
         if _is_government(domain, labels):
             return DomainInfo(domain, "government", None, country)
         if len(labels) < 2:

@@ -82,13 +82,11 @@ class ClassifyReport:
         )
 
 
-def _signals_of(rows: Sequence[tuple[str, int, str | None]]) -> list[tuple[int, int, int, tuple[str, ...]]]:
+def _signals_of(rows: Sequence[tuple[str, int, str | None]]) -> list[MessageSignals]:
     """Pool worker: signals for a chunk of (own_text, patch_lines, subject)."""
-    out = []
-    for text, patch_lines, subject in rows:
-        s = message_signals(text, patch_lines=patch_lines, subject=subject)
-        out.append((s.flags, s.tech_terms, s.words, s.phrases))
-    return out
+    return [
+        message_signals(text, patch_lines=patch_lines, subject=subject) for text, patch_lines, subject in rows
+    ]
 
 
 class _Pass:
@@ -176,7 +174,7 @@ class _Pass:
                 break
         self.last_id = last
 
-    async def _fold(self, rows: list[Any], signals: list[tuple[int, int, int, tuple[str, ...]]]) -> None:
+    async def _fold(self, rows: list[Any], signals: list[MessageSignals]) -> None:
         bots = self.engine._bots
         hints = self.engine._hints
         it = iter(signals)
@@ -201,7 +199,8 @@ class _Pass:
             ) = row
             self.activities += 1
             if kind == "message":
-                flags, tech, words, phrases = next(it)
+                signal = next(it)
+                flags = signal.flags
                 self._remember(aid, bool(flags & QUESTION))
             if mid in bots:
                 continue
@@ -228,7 +227,7 @@ class _Pass:
                 MessageFacts(
                     event_uid=uid,
                     occurred_at=at,
-                    signals=MessageSignals(flags=flags, tech_terms=tech, words=words, phrases=phrases),
+                    signals=signal,
                     excerpt=excerpt(own or ""),
                     signature=sig or "",
                     tz_offset_minutes=tz,
@@ -266,10 +265,12 @@ class SegmentationEngine:
         self.workers = workers
         self._bots: set[int] = set()
         self._hints: dict[int, tuple[str | None, str]] = {}
+        self._domains: dict[str, int] = {}
 
     async def _prepare(self, conn: AsyncConnection) -> None:
         self._bots = await repo.bot_member_ids(conn)
         self._hints = await repo.place_hints(conn, self.config.channel_hint)
+        self._domains = await repo.domain_members(conn)
 
     async def as_of(self, conn: AsyncConnection, explicit: datetime | None = None) -> datetime:
         """Now — or, for an archive that has gone quiet, the day after its last activity.
@@ -385,7 +386,7 @@ class SegmentationEngine:
         touched: set[int] | None = None,
     ) -> repo.WriteReport:
         ids = None if save_all else list(features)
-        profiles = await repo.profiles(conn, ids)
+        profiles = await repo.profiles(conn, ids, domain_members=self._domains)
         current = await repo.current_assignments(conn, ids)
         decisions = self._classify_many(features, profiles, current, as_of)
         now = self.clock.now()
@@ -448,7 +449,8 @@ class SegmentationEngine:
             features.setdefault(member_id, MemberFeatures())
             await self._decide_and_write(conn, features, await self.as_of(conn), save_all=False)
             current = await repo.current_assignments(conn, [member_id])
-            profile = (await repo.profiles(conn, [member_id])).get(member_id) or Profile(member_id, ())
+            profiles = await repo.profiles(conn, [member_id], domain_members=self._domains)
+            profile = profiles.get(member_id) or Profile(member_id, ())
             return classify(
                 features[member_id],
                 profile,
@@ -457,4 +459,3 @@ class SegmentationEngine:
                 as_of=await self.as_of(conn),
                 previous=repo.previous_of(current.get(member_id)),
             )
-

@@ -10,6 +10,7 @@ same summary from scratch. ``Profile`` carries what the platforms say about the 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -80,6 +81,8 @@ class MemberFeatures:
     days: dict[str, int] = field(default_factory=dict)
     first_seen: str | None = None
     last_seen: str | None = None
+    trailer_domains: dict[str, int] = field(default_factory=dict)
+    trailer_messages: int = 0
 
     # ---- accumulation -------------------------------------------------------------------
     def add_message(self, m: MessageFacts) -> None:
@@ -109,6 +112,11 @@ class MemberFeatures:
             if m.reply_to_question and not (s.flags & (THANKS | QUESTION)):
                 self.answers += 1
                 self._example("answer", m)
+        if s.trailer_domains:
+            self.trailer_messages += 1
+            for domain in s.trailer_domains:
+                self.trailer_domains[domain] = self.trailer_domains.get(domain, 0) + 1
+            self._example("trailer", m)
         if m.signature:
             sig = " ".join(m.signature.split())[:200]
             if sig and sig not in self.signatures:
@@ -168,6 +176,19 @@ class MemberFeatures:
     def technical_messages(self) -> int:
         return sum(self.flags.get(FLAG_NAMES[b], 0) for b in FLAG_NAMES if b & TECHNICAL_FLAGS)
 
+    def signing_domains(self) -> list[str]:
+        """Domains in the member's own sign-off trailers, when one of them is clearly theirs.
+
+        A patch series can carry other people's trailers too, but the member's own address
+        is the one that recurs across their messages: keep domains seen in at least half of
+        the messages that have trailers.
+        """
+        if not self.trailer_messages:
+            return []
+        need = max(1, (self.trailer_messages + 1) // 2)
+        ranked = sorted(self.trailer_domains.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [d for d, n in ranked if n >= need][:2]
+
     def share(self, count: int) -> float:
         return count / self.messages if self.messages else 0.0
 
@@ -208,11 +229,17 @@ class IdentityFacts:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What platforms say about a member: addresses and titles, across every identity."""
+    """What platforms say about a member: addresses and titles, across every identity.
+
+    ``domain_members`` counts, for each of the member's e-mail domains, how many members
+    of the community write from it: a company's domain is shared by colleagues, a
+    personal vanity domain by nobody else.
+    """
 
     member_id: int
     identities: tuple[IdentityFacts, ...]
     is_bot: bool = False
+    domain_members: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def emails(self) -> tuple[str, ...]:

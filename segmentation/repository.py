@@ -79,7 +79,23 @@ async def bot_member_ids(conn: AsyncConnection) -> set[int]:
     return set((await conn.execute(select(Member.id).where(Member.is_bot.is_(True)))).scalars())
 
 
-async def profiles(conn: AsyncConnection, member_ids: Sequence[int] | None = None) -> dict[int, Profile]:
+async def domain_members(conn: AsyncConnection) -> dict[str, int]:
+    """How many members write from each e-mail domain (colleagues share one; a vanity domain has one)."""
+    members: dict[str, set[int]] = {}
+    for mid, email in await conn.execute(
+        select(Identity.member_id, Identity.email).where(Identity.email.is_not(None))
+    ):
+        if email:
+            members.setdefault(email.rsplit("@", 1)[-1], set()).add(mid)
+    return {domain: len(ids) for domain, ids in members.items()}
+
+
+async def profiles(
+    conn: AsyncConnection,
+    member_ids: Sequence[int] | None = None,
+    *,
+    domain_members: Mapping[str, int] | None = None,
+) -> dict[int, Profile]:
     query = select(
         Member.id, Member.is_bot, Identity.platform, Identity.email, Identity.display_name, Identity.title
     ).join(Identity, Identity.member_id == Member.id)
@@ -92,7 +108,12 @@ async def profiles(conn: AsyncConnection, member_ids: Sequence[int] | None = Non
             entry[1].append(
                 IdentityFacts(platform=platform, email=email, display_name=name or "", title=title)
             )
-    return {mid: Profile(mid, tuple(ids), is_bot) for mid, (is_bot, ids) in found.items()}
+    counts = domain_members or {}
+    out: dict[int, Profile] = {}
+    for mid, (is_bot, ids) in found.items():
+        domains = {i.email.rsplit("@", 1)[-1] for i in ids if i.email}
+        out[mid] = Profile(mid, tuple(ids), is_bot, {d: counts.get(d, 1) for d in domains})
+    return out
 
 
 async def load_features(

@@ -38,6 +38,8 @@ class RuleContext:
     features: MemberFeatures
     profile: Profile
     domains: tuple[DomainInfo, ...]
+    #: Domains of the member's own sign-off trailers (Signed-off-by, Reviewed-by...).
+    signed: tuple[DomainInfo, ...]
     #: Decisions already made this round (purpose is decided before org_type and org_size).
     decided: Mapping[str, str]
     as_of: datetime
@@ -97,9 +99,16 @@ def sends_patches(ctx: RuleContext, p: Params) -> Finding | None:
 
 def writes_code(ctx: RuleContext, p: Params) -> Finding | None:
     n = ctx.features.flag("code")
+    inline = ctx.features.flag("inline_code")
     if n >= p.get("min_messages", 1):
         strength = min(2.0, 0.5 + ctx.features.share(n) * 3 + n / 20)
         return Finding("technical", f"{_n(n, 'message')} with code they wrote", strength, ("code",))
+    if inline >= p.get("min_messages", 1):
+        # Code names inside prose (`foo()`, snake_case, --flags): weaker than a code block.
+        strength = min(1.2, 0.4 + ctx.features.share(inline) * 2 + inline / 20)
+        return Finding(
+            "technical", f"{_n(inline, 'message')} naming code, commands or files", strength, ("inline_code",)
+        )
     return None
 
 
@@ -222,17 +231,46 @@ def non_technical_title_rule(ctx: RuleContext, p: Params) -> Finding | None:
 # ---- purpose -------------------------------------------------------------------------
 
 
+def _peers(ctx: RuleContext, domain: str) -> int:
+    return ctx.profile.domain_members.get(domain, 1)
+
+
 def company_address(ctx: RuleContext, p: Params) -> Finding | None:
     for d in ctx.domains:
+        if d.domain_class != "company":
+            continue
+        if d.org:
+            bonus = p.get("known_org_bonus", 1.0) / max(p.weight, 0.1)
+            return Finding(
+                "business", f"writes from a company address at {d.domain} ({d.org.name})", 1.0 + bonus
+            )
+        peers = _peers(ctx, d.domain)
+        if peers > 1:
+            return Finding(
+                "business", f"writes from a company address at {d.domain}, like {peers - 1} others here"
+            )
+        # A domain nobody else here uses may be a one-person company or a personal domain.
+        return Finding("business", f"writes from {d.domain}, a domain no one else here uses", 0.5)
+    return None
+
+
+def signs_with_company_address(ctx: RuleContext, p: Params) -> Finding | None:
+    for d in ctx.signed:
         if d.domain_class == "company":
-            bonus = p.get("known_org_bonus", 1.0) / max(p.weight, 0.1) if d.org else 0.0
             who = f" ({d.org.name})" if d.org else ""
-            return Finding("business", f"writes from a company address at {d.domain}{who}", 1.0 + bonus)
+            return Finding(
+                "business",
+                f"signs their patches or reviews with an address at {d.domain}{who}",
+                1.0,
+                ("trailer",),
+            )
     return None
 
 
 def free_mail_address(ctx: RuleContext, p: Params) -> Finding | None:
     classes = {d.domain_class for d in ctx.domains}
+    if any(d.domain_class in ("company", "academic") for d in ctx.signed):
+        return None  # the work address shows in their sign-offs
     if classes and classes <= {"freemail", "personal"}:
         d = ctx.domains[0]
         kind = "a free-mail" if d.domain_class == "freemail" else "a personal"
@@ -240,8 +278,22 @@ def free_mail_address(ctx: RuleContext, p: Params) -> Finding | None:
     return None
 
 
-def academic_address(ctx: RuleContext, p: Params) -> Finding | None:
+def personal_domain(ctx: RuleContext, p: Params) -> Finding | None:
+    """A single-user domain of the kind people register for themselves (.org, .net, .name...)."""
     for d in ctx.domains:
+        if d.domain_class != "company" or d.org is not None or _peers(ctx, d.domain) > 1:
+            continue
+        labels = d.domain.split(".")
+        if labels[-1] in _PERSONAL_TLDS or (len(labels) >= 3 and labels[-2] in ("me", "name")):
+            return Finding("volunteer", f"{d.domain} looks like a personal domain (no one else here uses it)")
+    return None
+
+
+_PERSONAL_TLDS = frozenset(("org", "net", "name", "me", "info", "nu", "cc", "xyz", "eu", "ws"))
+
+
+def academic_address(ctx: RuleContext, p: Params) -> Finding | None:
+    for d in (*ctx.domains, *ctx.signed):
         if d.domain_class == "academic":
             return Finding("academic", f"writes from a university or research address ({d.domain})")
     return None
@@ -319,6 +371,11 @@ def academic_title_rule(ctx: RuleContext, p: Params) -> Finding | None:
 
 
 def known_organisation(ctx: RuleContext, p: Params) -> Finding | None:
+    for d in ctx.signed:
+        if d.org and d.org.type in ORG_TYPES:
+            return Finding(
+                d.org.type, f"signs with {d.domain}: {d.org.name}, {_ORG_TYPE_WORDS[d.org.type]}", 0.9
+            )
     for d in ctx.domains:
         if d.org and d.org.type in ORG_TYPES:
             return Finding(
@@ -352,7 +409,7 @@ def not_a_business(ctx: RuleContext, p: Params) -> Finding | None:
 
 
 def known_organisation_size(ctx: RuleContext, p: Params) -> Finding | None:
-    for d in ctx.domains:
+    for d in (*ctx.domains, *ctx.signed):
         if d.org and d.org.size in ("large", "sme"):
             size = "a large organisation" if d.org.size == "large" else "a small or medium-sized company"
             return Finding(d.org.size, f"{d.org.name} is {size}")
@@ -529,7 +586,9 @@ RULES: tuple[Rule, ...] = (
     Rule("non-technical-title", "skill", non_technical_title_rule),
     # purpose — the address people write from, then what they say about themselves.
     Rule("company-address", "purpose", company_address),
+    Rule("signs-with-company-address", "purpose", signs_with_company_address),
     Rule("free-mail-address", "purpose", free_mail_address),
+    Rule("personal-domain", "purpose", personal_domain),
     Rule("academic-address", "purpose", academic_address),
     Rule("government-address", "purpose", government_address),
     Rule("talks-business", "purpose", talks_business),

@@ -24,6 +24,7 @@ QUESTION = 1 << 6
 BASIC_QUESTION = 1 << 7
 THANKS = 1 << 8
 SOLVED = 1 << 9
+INLINE_CODE = 1 << 10
 
 FLAG_NAMES: dict[int, str] = {
     CODE: "code",
@@ -36,9 +37,20 @@ FLAG_NAMES: dict[int, str] = {
     BASIC_QUESTION: "basic_question",
     THANKS: "thanks",
     SOLVED: "solved",
+    INLINE_CODE: "inline_code",
 }
 
-TECHNICAL_FLAGS = CODE | TRACE | LOG | PATCH | CONFIG | COMMAND
+TECHNICAL_FLAGS = CODE | TRACE | LOG | PATCH | CONFIG | COMMAND | INLINE_CODE
+
+# Code inside prose: `backticks`, calls like foo(), dotted.names, snake_case, camelCase,
+# --flags and paths. Two of them in one message is how programmers write, not others.
+_INLINE_CODE = re.compile(
+    r"`[^`\n]{2,80}`|\b[A-Za-z_]\w*\((?:[^()\n]{0,40})\)|\b[a-z_]\w*\.[a-z_]\w*(?:\.\w+)*\(|"
+    r"\b[a-z]+_[a-z_0-9]+\b|\b[a-z]+[A-Z][a-zA-Z0-9]+\b|(?<![\w-])--[a-z][a-z-]+\b|"
+    r"(?<![\w.])(?:/[\w.-]+){2,}|"
+    r"\b\w+\.(?:py|js|ts|c|h|cpp|go|rs|java|json|yaml|yml|toml|xml|cfg|conf|sh|clj|elm|rkt|html|css|jsx|tsx|"
+    r"rb|php|ini|log)\b"
+)
 
 #: Longest text scanned per message; a pasted 1 MB log says nothing more than its first 20 kB.
 MAX_SCAN = 20_000
@@ -236,24 +248,38 @@ _SOLVED = _t(
 )
 
 _TECH_TERMS_TEXT = """
-api abi compile compiler compiled compiling linker kernel module driver drivers firmware bios uefi
-syscall ioctl mutex spinlock semaphore thread threads threading async await callback closure lambda
-regex regexp parser lexer ast bytecode jit runtime stack heap malloc pointer pointers segfault
-struct enum typedef macro macros template generics interface inheritance refactor refactoring
-commit commits rebase branch merge upstream downstream patch patches diff bisect cherry-pick
-build builds toolchain makefile cmake gcc clang llvm rustc cargo npm pip virtualenv venv conda
-dependency dependencies library libraries sdk framework endpoint json yaml xml http https tcp udp
-socket sockets latency throughput benchmark profiler profiling debug debugger gdb strace valgrind
-backtrace traceback exception exceptions null nullptr undefined typeerror namespace repl
-function functions method methods variable variables argument arguments parameter parameters
-class classes instance object objects immutable mutable recursion recursive iterator generator
-raid mdadm superblock bitmap resync reshape stripe chunk parity degraded metadata
-lvm luks dm-crypt filesystem ext4 xfs btrfs zfs inode fsck sector sectors blk bio nvme sata scsi
-hba lba mkfs fstab udev systemd initramfs grub dracut
-docker container containers kubernetes k8s pod pods helm ci pipeline deploy deployment
-sql query queries schema migration postgres mysql sqlite transaction orm
-clojure clojurescript leiningen elm haskell racket scheme lisp typescript javascript
-python java rust golang kotlin scala c++ jvm webpack babel
+api apis abi compile compiler compiled compiling linker kernel module modules driver drivers firmware
+bios uefi syscall ioctl mutex spinlock semaphore thread threads threading async await callback
+callbacks closure lambda regex regexp parser lexer ast bytecode jit runtime stack heap malloc
+pointer pointers segfault struct enum typedef macro macros template templates generics interface
+interfaces inheritance refactor refactoring commit commits rebase branch branches merge merged
+upstream downstream patch patches diff bisect cherry-pick fork forked repo repos repository
+github gitlab bitbucket pr build builds toolchain makefile cmake gcc clang llvm rustc cargo npm
+pip virtualenv venv conda yarn maven gradle webpack babel eslint linter lint dependency
+dependencies library libraries lib libs sdk framework frameworks endpoint endpoints json yaml
+xml toml csv http https tcp udp ip dns ssl tls ssh socket sockets port ports proxy nginx apache
+latency throughput benchmark benchmarks profiler profiling debug debugging debugger gdb strace
+valgrind backtrace traceback exception exceptions null nullptr undefined typeerror namespace
+namespaces repl function functions method methods variable variables argument arguments arg args
+parameter parameters param params class classes instance instances object objects immutable
+mutable recursion recursive iterator iterators generator generators string strings integer int
+float boolean bool array arrays list lists dict map maps hashmap vector vectors tuple tuples
+type types typed typing compile-time runtime-error syntax semantics scope closure monad monads
+functor typeclass record records decoder decoders encoder encode decode serialization serialize
+raid mdadm superblock bitmap resync reshape stripe chunk parity degraded metadata lvm luks
+dm-crypt filesystem filesystems ext4 xfs btrfs zfs inode fsck sector sectors blk bio nvme sata
+scsi hba lba mkfs fstab udev systemd initramfs grub dracut kvm qemu virtio
+docker dockerfile compose container containers image images kubernetes k8s pod pods helm
+ci cd pipeline pipelines jenkins travis deploy deployment deployments daemon volume volumes
+sql query queries schema migration migrations postgres postgresql mysql sqlite mongodb redis
+transaction transactions orm index indexes database databases db
+clojure clojurescript leiningen lein deps.edn elm haskell racket scheme lisp typescript
+javascript python java rust golang kotlin scala swift c++ c# jvm node nodejs react vue angular
+css html dom frontend backend webview selenium appium xcode uiautomator adb emulator simulator
+oauth jwt token tokens auth cookie cookies cors websocket websockets rest graphql grpc
+localhost config configuration env environment unix linux bash shell zsh powershell terminal
+cli stdout stderr stdin pipe buffer cache caching memory cpu gpu thread-safe concurrency
+parallelism async/await promise promises future futures coroutine coroutines
 """
 #: Words that builders of software use and most other people rarely do.
 TECH_TERMS: frozenset[str] = frozenset(_TECH_TERMS_TEXT.split())
@@ -280,6 +306,13 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
             r"in production|we (?:sell|ship|offer|provide) |(?:commercial|enterprise) (?:support|customers?|"
             r"product|version|license)|service level agreement|sla)\b",
         ),
+        _t(
+            "team colleague colleagues coworker coworkers co-worker internship intern hiring job work "
+            "workplace codebase app production",
+            r"\b(?:(?:my|our) (?:team|teams|colleagues?|co-?workers?|company'?s?|boss|employer|codebase|"
+            r"app|apps|product|production)|at (?:my )?work|work project|internship|intern at|"
+            r"we(?:'re| are) hiring|my (?:day )?job|in our production|our (?:dev|qa|test) team)\b",
+        ),
     ),
     "volunteer": (
         _t(
@@ -292,6 +325,11 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
             r"my (?:desktop|workstation|gaming pc|media server|plex)|family photos|my wife'?s|my kids'?|"
             r"learning (?:clojure|elm|racket|python|rust|to code|programming)|in my free time|retired)\b",
         ),
+        _t(
+            "myself self-taught portfolio learning fun own personal",
+            r"\b(?:teaching myself|self-taught|my portfolio|i'?m (?:just )?learning|for my own (?:use|project)|"
+            r"my (?:personal|pet|toy) project|just for fun)\b",
+        ),
     ),
     "academic": (
         _t(
@@ -303,6 +341,12 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
             r"students)|phd (?:student|candidate)|postdoc|research(?:er| group| project| paper)|professor|"
             r"lecturer|university|universit[äa]t|college|for (?:a|my|our) (?:class|course|paper)|academic|"
             r"grad student|undergrad|teaching)\b",
+        ),
+        _t(
+            "homework quiz exam exams class classes course courses teach students school assignment semester "
+            "lecture",
+            r"\b(?:homework|quiz|exams?|my class|our class|in class|course ?work|i teach|my students|"
+            r"school project|assignments?|semester|lectures?)\b",
         ),
     ),
     "device_maker": (
@@ -400,6 +444,13 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
 }
 
 
+# The author's own trailers on patches and reviews: where employers show even from free-mail.
+_TRAILER = re.compile(
+    r"^\s*(?:Signed-off-by|Reviewed-by|Acked-by|Tested-by|Co-developed-by):[^<\n]*<[^@>\s]+@([^>\s]+)>",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageSignals:
     """What one message shows: bit flags, technical-term hits and self-description categories."""
@@ -408,6 +459,7 @@ class MessageSignals:
     tech_terms: int
     words: int
     phrases: tuple[str, ...]
+    trailer_domains: tuple[str, ...] = ()
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)
@@ -436,6 +488,10 @@ def _line_flags(text: str) -> int:
     return flags
 
 
+def _at_least(pattern: re.Pattern[str], text: str, n: int) -> bool:
+    return any(found >= n for found, _ in enumerate(pattern.finditer(text), start=1))
+
+
 def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = None) -> MessageSignals:
     """Signals of one message from the author's own words (plus the size of any patch they sent)."""
     flags = 0
@@ -456,6 +512,8 @@ def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = Non
         flags |= TRACE
     if _COMMAND.search(text):
         flags |= COMMAND
+    if _at_least(_INLINE_CODE, text, 2):
+        flags |= INLINE_CODE
     if _QUESTION_MARK.search(text) or _QUESTION.search(lowered, words):
         flags |= QUESTION
     if _BASIC.search(lowered, words):
@@ -468,7 +526,12 @@ def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = Non
     phrases = tuple(
         name for name, triggers in PHRASES.items() if any(t.search(lowered, words) for t in triggers)
     )
-    return MessageSignals(flags=flags, tech_terms=tech, words=len(word_list), phrases=phrases)
+    trailers: tuple[str, ...] = ()
+    if "-by:" in text or "-By:" in text:
+        trailers = tuple(sorted({d.lower().rstrip(".") for d in _TRAILER.findall(text)}))
+    return MessageSignals(
+        flags=flags, tech_terms=tech, words=len(word_list), phrases=phrases, trailer_domains=trailers
+    )
 
 
 def flag_names(flags: int) -> list[str]:

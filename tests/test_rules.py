@@ -46,16 +46,20 @@ def features(
     return f
 
 
-def profile(*emails: str, title: str | None = None, name: str = "") -> Profile:
+def profile(*emails: str, title: str | None = None, name: str = "", peers: int = 1) -> Profile:
     ids = tuple(IdentityFacts("mail", e, name, None) for e in emails)
     if title:
         ids += (IdentityFacts("slack", None, name, title),)
-    return Profile(1, ids)
+    return Profile(1, ids, domain_members={e.rsplit("@", 1)[-1]: peers for e in emails})
 
 
 def ctx(f: MemberFeatures, p: Profile, **decided: str) -> RuleContext:
     domains = tuple(KNOWLEDGE.lookup(e, display_name=p.display_name) for e in p.emails)
-    return RuleContext(features=f, profile=p, domains=domains, decided=decided, as_of=AS_OF)
+    signed = tuple(KNOWLEDGE.lookup(d) for d in f.signing_domains())
+    return RuleContext(features=f, profile=p, domains=domains, signed=signed, decided=decided, as_of=AS_OF)
+
+
+SIGNED_OFF = "Looks good to me.\n\nReviewed-by: Someone <someone@intel.com>"
 
 
 NOTHING = features("ok")
@@ -134,12 +138,21 @@ CASES: list[Case] = [
     ("no-technical-content", lambda: ctx(features("hello", "great", "```\ncode\n```"), ANON), None),
     ("end-user-channels", lambda: ctx(features("hi", "thanks", hint="end_user"), ANON), "non_technical"),
     ("non-technical-title", lambda: ctx(NOTHING, profile(title="Marketing Manager")), "non_technical"),
-    ("company-address", lambda: ctx(NOTHING, profile("a@acme-widgets.com")), "business"),
+    ("company-address", lambda: ctx(NOTHING, profile("a@acme-widgets.com", peers=3)), "business"),
+    ("company-address", lambda: ctx(NOTHING, profile("a@intel.com")), "business"),
+    ("signs-with-company-address", lambda: ctx(features(SIGNED_OFF), profile("a@gmail.com")), "business"),
+    ("signs-with-company-address", lambda: ctx(features("no trailers"), profile("a@gmail.com")), None),
+    ("personal-domain", lambda: ctx(NOTHING, profile("me@janedoe.org")), "volunteer"),
+    ("personal-domain", lambda: ctx(NOTHING, profile("me@janedoe.org", peers=4)), None),
+    ("personal-domain", lambda: ctx(NOTHING, profile("me@box.homelinux.org")), None),
     ("company-address", lambda: ctx(NOTHING, profile("a@gmail.com")), None),
     ("free-mail-address", lambda: ctx(NOTHING, profile("a@gmail.com")), "volunteer"),
     ("free-mail-address", lambda: ctx(NOTHING, profile("a@gmail.com", "a@intel.com")), None),
+    ("free-mail-address", lambda: ctx(NOTHING, profile("a@box.homelinux.org")), "volunteer"),
+    ("free-mail-address", lambda: ctx(features(SIGNED_OFF), profile("a@gmail.com")), None),
     ("academic-address", lambda: ctx(NOTHING, profile("a@cs.example.edu")), "academic"),
     ("academic-address", lambda: ctx(NOTHING, profile("a@uni-heidelberg.de")), "academic"),
+    ("academic-address", lambda: ctx(NOTHING, profile("a@ugal.ro")), "academic"),
     ("government-address", lambda: ctx(NOTHING, profile("a@agency.gov")), "business"),
     ("talks-business", lambda: ctx(features("Our customers run this in production."), ANON), "business"),
     ("talks-hobby", lambda: ctx(features("It's for my home server, just a hobby."), ANON), "volunteer"),
@@ -165,6 +178,7 @@ CASES: list[Case] = [
     ("known-organisation", lambda: ctx(NOTHING, profile("a@intel.com")), "device_maker"),
     ("known-organisation", lambda: ctx(NOTHING, profile("a@redhat.com")), "isv"),
     ("known-organisation", lambda: ctx(NOTHING, profile("a@kernel.org")), None),
+    ("known-organisation", lambda: ctx(features(SIGNED_OFF), profile("a@kernel.org")), "device_maker"),
     (
         "self-described-org-type",
         lambda: ctx(features("We host customer VMs in our cloud."), ANON),
