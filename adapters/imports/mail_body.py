@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
+from functools import lru_cache
 
 from adapters.imports.charsets import decode_bytes
 from adapters.imports.html_text import html_to_text
@@ -51,8 +52,12 @@ class _Found:
     parts: int = 0
 
 
+@lru_cache(maxsize=2048)
 def content_type(value: str) -> tuple[str, dict[str, str]]:
-    """(type/subtype lower-cased, parameters) of a Content-Type value; ``text/plain`` when absent."""
+    """(type/subtype lower-cased, parameters) of a Content-Type value; ``text/plain`` when absent.
+
+    Cached: archives repeat a handful of values; callers must not change the dict.
+    """
     main, _, rest = value.partition(";")
     ctype = main.strip().lower() or "text/plain"
     if "/" not in ctype:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from adapters.imports.mail_body import extract_body
@@ -39,6 +39,10 @@ from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, cont
 
 PLATFORM = "mail"
 UNKNOWN_PLACE = "mail:unknown"
+# The store keeps 8,000 characters of own words and 1,000 of signature; a pasted 2 MB log
+# need not travel between processes or sit in batches only to be cut there.
+MAX_OWN_CHARS = 16_000
+MAX_SIGNATURE_CHARS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +110,11 @@ def _dmarc_owner(name: str, address: str, fields: dict[bytes, bytes]) -> tuple[s
     return None
 
 
+Where = tuple[str, str, str | None]  # (channel id, name, container)
+
+
 @lru_cache(maxsize=1024)
-def _list_place(
-    list_id: bytes | None, list_post: bytes | None, mailing_list: bytes | None
-) -> PlaceRef | None:
+def _list_place(list_id: bytes | None, list_post: bytes | None, mailing_list: bytes | None) -> Where | None:
     """The list a message names in its own headers (List-Id, else List-Post, else X-Mailing-List)."""
     if list_id:
         text = header_text(list_id)
@@ -118,29 +123,29 @@ def _list_place(
         if ident:
             phrase = text[: text.rfind("<")].strip().strip("\"'") if ids else ""
             name, _, host = ident.partition(".")
-            return PlaceRef(PLATFORM, ident, phrase or name, container=host or None)
+            return (ident, phrase or name, host or None)
     for value in (list_post, mailing_list):
         if value:
             _, address = parse_mailbox(header_text(value))
             if "@" in address:
                 local, _, host = address.lower().partition("@")
-                return PlaceRef(PLATFORM, f"{local}.{host}", local, container=host)
+                return (f"{local}.{host}", local, host)
     return None
 
 
-def _place(fields: dict[bytes, bytes], list_hint: str | None) -> PlaceRef:
+def _place(fields: dict[bytes, bytes], list_hint: str | None) -> Where:
     named = _list_place(fields.get(b"list-id"), fields.get(b"list-post"), fields.get(b"x-mailing-list"))
     if named is not None:
         return named
     if list_hint:
-        return PlaceRef(PLATFORM, list_hint, list_hint)
+        return (list_hint, list_hint, None)
     to = fields.get(b"to")
     if to:
         _, address = parse_mailbox(header_text(to))
         host = address.rpartition("@")[2].lower()
         if host and "@" in address:
-            return PlaceRef(PLATFORM, host, host, container=host)
-    return PlaceRef(PLATFORM, UNKNOWN_PLACE, "unknown")
+            return (host, host, host)
+    return (UNKNOWN_PLACE, "unknown", None)
 
 
 def _occurred(
@@ -177,6 +182,41 @@ def _first_id(value: bytes | None) -> str | None:
     return bare if "@" in bare and " " not in bare else None
 
 
+#: A parsed message as plain values: (uid, (address, name, is_bot), (channel, place name,
+#: container), UTC timestamp, (own, signature, quoted, patch, attachments), native id,
+#: subject, reply_to uid, thread uid, tz offset). Parser processes send these, because
+#: unpickling frozen slotted dataclasses runs Python code per field in the writer process.
+MessageRow = tuple[
+    str, tuple[str, str, bool], tuple[str, str, str | None], float, tuple[str, str, int, int, int],
+    str, str | None, str | None, str, int | None,
+]
+
+
+class RowDecoder:
+    """Builds events from rows, sharing one ActorRef/PlaceRef per distinct value."""
+
+    def __init__(self) -> None:
+        self._actors: dict[tuple[str, str, bool], ActorRef] = {}
+        self._places: dict[tuple[str, str, str | None], PlaceRef] = {}
+
+    def __call__(self, row: MessageRow) -> MessagePosted:
+        uid, who, where, ts, text, native_id, subject, reply_to, thread, tz = row
+        actor = self._actors.get(who)
+        if actor is None:
+            address, name, bot = who
+            actor = self._actors[who] = ActorRef(
+                PLATFORM, address, display_name=name, email=address if "@" in address else None, is_bot=bot
+            )
+        place = self._places.get(where)
+        if place is None:
+            place = self._places[where] = PlaceRef(PLATFORM, where[0], where[1], container=where[2])
+        return MessagePosted(
+            uid=uid, actor=actor, place=place, occurred_at=datetime.fromtimestamp(ts, UTC),
+            text=MessageText(*text), native_id=native_id, subject=subject, reply_to=reply_to,
+            thread=thread, tz_offset_minutes=tz,
+        )
+
+
 def parse_message(
     raw: bytes,
     *,
@@ -192,13 +232,27 @@ def parse_message(
     ``envelope`` is the mbox From_ line the message came with; it also says the body is
     mboxrd-quoted, so ``>From `` lines in the text lose one ``>``.
     """
+    row = parse_row(raw, list_hint=list_hint, fallback_date=fallback_date, envelope=envelope)
+    return row if isinstance(row, Skip) else RowDecoder()(row)
+
+
+def parse_row(
+    raw: bytes,
+    *,
+    list_hint: str | None = None,
+    fallback_date: datetime | None = None,
+    envelope: bytes = b"",
+) -> MessageRow | Skip:
+    """:func:`parse_message` as a :data:`MessageRow`, for callers that move results between processes."""
     try:
         return _parse(raw, list_hint, fallback_date, envelope)
     except Exception as exc:  # a last line of defence: one hostile message must not stop an import
         return Skip(f"unreadable message ({exc.__class__.__name__})")
 
 
-def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None, envelope: bytes) -> ParseResult:
+def _parse(
+    raw: bytes, list_hint: str | None, fallback_date: datetime | None, envelope: bytes
+) -> MessageRow | Skip:
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")
     head, body = split_head(raw)
@@ -229,10 +283,12 @@ def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None, en
         words = words.replace("\x00", "")
     if envelope and ">From " in words:
         words = _MBOXRD.sub(r"\1", words)
-    text = split_text(words, attachments=content.attachments) if words else MessageText(
-        attachments=content.attachments
-    )
-    place = _place(fields, list_hint)
+    if words:
+        t = split_text(words, attachments=content.attachments)
+        text = (t.own[:MAX_OWN_CHARS], t.signature[:MAX_SIGNATURE_CHARS], t.quoted_lines, t.patch_lines,
+                t.attachments)
+    else:
+        text = ("", "", 0, 0, content.attachments)
     subject = header_text(fields.get(b"subject")) or None
 
     native = message_id(header_text(fields.get(b"message-id")))
@@ -248,22 +304,16 @@ def _parse(raw: bytes, list_hint: str | None, fallback_date: datetime | None, en
     if parent is None and references:
         parent = references[-1]
     root = references[0] if references else parent
-    actor = ActorRef(
-        PLATFORM,
-        address,
-        display_name=name,
-        email=address if "@" in address else None,
-        is_bot=is_bot_sender(address, name, header_text(fields.get(b"auto-submitted"))),
-    )
-    return MessagePosted(
-        uid=uid,
-        actor=actor,
-        place=place,
-        occurred_at=occurred_at,
-        text=text,
-        native_id=native or "",
-        subject=subject,
-        reply_to=_uid_of(parent) if parent else None,
-        thread=_uid_of(root) if root else uid,
-        tz_offset_minutes=tz_offset,
+    bot = is_bot_sender(address, name, header_text(fields.get(b"auto-submitted")))
+    return (
+        uid,
+        (address, name, bot),
+        _place(fields, list_hint),
+        occurred_at.timestamp(),
+        text,
+        native or "",
+        subject,
+        _uid_of(parent) if parent else None,
+        _uid_of(root) if root else uid,
+        tz_offset,
     )

@@ -57,8 +57,9 @@ _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # precisely below. Searching for "\n" + alternatives lets the regex engine skip ahead to
 # newlines instead of trying every position, which is what keeps this fast.
 _CANDIDATE = re.compile(
-    r"\n(?:[ \t]{0,3}>|diff |--- |Index: |--[ \t]*(?:\n|\Z)|-{3,}|_{10,}|[A-Za-z][A-Za-z-]{1,40}:"
-    r"| \S[^\n]*\|\s+(?:\d|Bin)| \d+ files? changed| (?:create|delete) mode )"
+    r"\n(?:[ \t]{0,3}>|diff |--- |Index: |--[ \t]*(?:\n|\Z)|-{3,}|_{10,}"
+    r"|[A-Z][a-z]*-(?:[a-z]+-)*by:|(?:Cc|CC|Fixes|Link|Closes|From):"
+    r"| \S[^\n|]*+\|\s+(?:\d|Bin)| \d+ files? changed| (?:create|delete) mode )"
 )
 
 
@@ -113,6 +114,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
     quoted = 0
     patch = 0
     trailers: list[int] = []  # indexes in ``own`` of Signed-off-by & co, not yet known to be a patch's
+    signed: list[str] = []  # the sign-offs of a patch this message carries (kept with the signature)
     size = len(text)
     pos = 1  # start of the text not yet assigned
     while pos < size:
@@ -142,7 +144,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
         elif c == "-" or c == "d" or c == "I" or c == "_":
             if _starts_patch(text, line, nxt):
                 run = _PATCH_RUN.match(text, nxt)
-                patch += 1 + _claim(own, trailers)
+                patch += 1 + _claim(own, trailers, signed)
                 if run is not None:
                     patch += _lines(run.group())
                     pos = run.end()
@@ -151,7 +153,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
                 pos = _signature(text, nxt, sig)
                 continue
             if trailers and line.rstrip() == "---":
-                patch += 1 + _claim(own, trailers)
+                patch += 1 + _claim(own, trailers, signed)
                 continue
             if _ORIGINAL.match(line):
                 quoted += 1 + _nonblank_lines(text[nxt:])
@@ -169,6 +171,8 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
     if signature and _VERSION.match(signature):  # git format-patch's "-- \n2.39.2"
         patch += signature.count("\n") + 1
         signature = ""
+    if signed:
+        signature = "\n".join([signature, *dict.fromkeys(signed)]).strip()
     words = "".join(own).strip()
     if "\n\n\n" in words:  # where quotes or patches were cut out
         words = _BLANK_RUNS.sub("\n\n", words)
@@ -181,9 +185,15 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
     )
 
 
-def _claim(own: list[str], trailers: list[int]) -> int:
-    """Move the pending trailer lines out of the own words (a patch follows them); how many."""
+def _claim(own: list[str], trailers: list[int], signed: list[str]) -> int:
+    """Move the pending trailer lines out of the own words (a patch follows them); how many.
+
+    The sign-offs themselves are kept in ``signed``: they end up with the signature,
+    because ``Signed-off-by: Jane <jane@vendor.com>`` says who the author works for even
+    when the mail came from a free-mail address.
+    """
     for index in trailers:
+        signed.append(own[index].strip())
         own[index] = ""
     count = len(trailers)
     trailers.clear()

@@ -18,17 +18,16 @@ import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from adapters.base import ImportBatch
-from adapters.imports.mail_parse import PLATFORM, ParseResult, Skip, parse_message
+from adapters.imports.mail_parse import MessageRow, ParseResult, RowDecoder, Skip, parse_row
 from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records
 from bot.core.errors import ImportFailure
-from bot.core.events import ActorRef, Event, MessagePosted, MessageText, PlaceRef
+from bot.core.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -39,58 +38,9 @@ BATCH = 2048  # messages per ImportBatch (one transaction in the store)
 _FINGERPRINT_HEAD = 64 * 1024
 
 
-def parse_records(records: Sequence[tuple[bytes, bytes]], list_hint: str | None) -> list[ParseResult]:
-    """Parse a chunk of (From_ line, raw message) pairs."""
-    out: list[ParseResult] = []
-    for envelope, raw in records:
-        out.append(parse_message(raw, list_hint=list_hint, envelope=envelope))
-    return out
-
-
-# Parser processes send rows of plain values, not dataclasses: unpickling a frozen slotted
-# dataclass runs Python code per field, and the writer process has no time to spare.
-_Row = tuple[Any, ...] | str
-
-
-def parse_records_packed(records: Sequence[tuple[bytes, bytes]], list_hint: str | None) -> list[_Row]:
-    """The unit of work of a parser process: :func:`parse_records`, packed for the trip back."""
-    return [_pack(result) for result in parse_records(records, list_hint)]
-
-
-def _pack(result: ParseResult) -> _Row:
-    if isinstance(result, Skip):
-        return result.reason
-    a, p, t = result.actor, result.place, result.text
-    return (
-        result.uid, (a.external_id, a.display_name, a.email, a.is_bot),
-        (p.channel_id, p.name, p.container), result.occurred_at.timestamp(),
-        (t.own, t.signature, t.quoted_lines, t.patch_lines, t.attachments),
-        result.native_id, result.subject, result.reply_to, result.thread, result.tz_offset_minutes,
-    )
-
-
-class _Unpacker:
-    """Rebuilds events from rows, sharing one ActorRef/PlaceRef per distinct value."""
-
-    def __init__(self) -> None:
-        self._actors: dict[tuple[Any, ...], ActorRef] = {}
-        self._places: dict[tuple[Any, ...], PlaceRef] = {}
-
-    def __call__(self, row: _Row) -> ParseResult:
-        if isinstance(row, str):
-            return Skip(row)
-        uid, a, p, ts, t, native_id, subject, reply_to, thread, tz = row
-        actor = self._actors.get(a)
-        if actor is None:
-            actor = self._actors[a] = ActorRef(PLATFORM, a[0], display_name=a[1], email=a[2], is_bot=a[3])
-        place = self._places.get(p)
-        if place is None:
-            place = self._places[p] = PlaceRef(PLATFORM, p[0], p[1], container=p[2])
-        return MessagePosted(
-            uid=uid, actor=actor, place=place, occurred_at=datetime.fromtimestamp(ts, UTC),
-            text=MessageText(*t), native_id=native_id, subject=subject, reply_to=reply_to,
-            thread=thread, tz_offset_minutes=tz,
-        )
+def parse_records(records: Sequence[tuple[bytes, bytes]], list_hint: str | None) -> list[MessageRow | Skip]:
+    """The unit of work of a parser process: a chunk of (From_ line, raw message) pairs, as rows."""
+    return [parse_row(raw, list_hint=list_hint, envelope=envelope) for envelope, raw in records]
 
 
 def _default_workers() -> int:
@@ -168,15 +118,25 @@ def _chunks(records: Iterator[RawRecord], reader: CountingReader) -> Iterator[_C
         yield chunk, reader.consumed
 
 
+def _decoded(rows: list[MessageRow | Skip], decode: RowDecoder) -> list[ParseResult]:
+    return [row if isinstance(row, Skip) else decode(row) for row in rows]
+
+
 def _parse_inline(chunks: Iterable[_Chunk], list_hint: str | None) -> Iterator[tuple[list[ParseResult], int]]:
+    decode = RowDecoder()
     for records, progress in chunks:
-        yield parse_records(records, list_hint), progress
+        yield _decoded(parse_records(records, list_hint), decode), progress
 
 
 def _parse_in_pool(
     chunks: Iterable[_Chunk], list_hint: str | None, workers: int
 ) -> Iterator[tuple[list[ParseResult], int]]:
-    """Results in source order, with at most a few chunks in flight so memory stays bounded."""
+    """Results in source order, with at most a few chunks in flight so memory stays bounded.
+
+    If the pool breaks (a worker killed for memory, or a script without the
+    ``if __name__ == "__main__":`` guard that process start-up needs), the chunks in flight
+    and the rest of the file are parsed in this thread instead: slower, never lost.
+    """
     # forkserver: the reader is a thread inside an asyncio program, where fork() is unsafe.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
@@ -184,18 +144,31 @@ def _parse_in_pool(
         # Workers forked from a server that already imported the parser start in milliseconds.
         context.set_forkserver_preload([__name__])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    unpack = _Unpacker()
-    in_flight: deque[tuple[Future[list[_Row]], int]] = deque()
+    decode = RowDecoder()
+    in_flight: deque[tuple[Future[list[MessageRow | Skip]], _Chunk]] = deque()
     limit = workers * 2 + 1
+    source = iter(chunks)
+
+    def oldest() -> tuple[list[ParseResult], int]:
+        future, (_, done_at) = in_flight[0]
+        rows = future.result()  # raises BrokenProcessPool with the chunk still in in_flight
+        in_flight.popleft()
+        return _decoded(rows, decode), done_at
+
     try:
-        for records, progress in chunks:
-            in_flight.append((pool.submit(parse_records_packed, records, list_hint), progress))
+        for chunk in source:
+            in_flight.append((pool.submit(parse_records, chunk[0], list_hint), chunk))
             while len(in_flight) >= limit:
-                future, done_at = in_flight.popleft()
-                yield [unpack(row) for row in future.result()], done_at
+                yield oldest()
         while in_flight:
-            future, done_at = in_flight.popleft()
-            yield [unpack(row) for row in future.result()], done_at
+            yield oldest()
+    except BrokenProcessPool as exc:
+        log.warning("parser processes failed (%s); parsing the rest in the reader thread", exc)
+        pending = [chunk for _, chunk in in_flight]
+        in_flight.clear()
+        for records, done_at in pending:
+            yield _decoded(parse_records(records, list_hint), decode), done_at
+        yield from _parse_inline(source, list_hint)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -65,7 +65,7 @@ class CountingReader:
         self._file.seek(0)
         self.stream: _Stream
         if magic[:2] == b"\x1f\x8b":
-            self.stream = gzip.GzipFile(fileobj=self._file, mode="rb")
+            self.stream = _gzip.GzipFile(fileobj=self._file, mode="rb")
         elif magic[:3] == b"BZh":
             self.stream = bz2.BZ2File(self._file, mode="rb")
         elif magic == b"\xfd7zXZ\x00":
