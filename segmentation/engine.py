@@ -82,10 +82,11 @@ class ClassifyReport:
         )
 
 
-def _signals_of(rows: Sequence[tuple[str, int, str | None]]) -> list[MessageSignals]:
-    """Pool worker: signals for a chunk of (own_text, patch_lines, subject)."""
+def _signals_of(rows: Sequence[tuple[str, int, str | None, str]]) -> list[MessageSignals]:
+    """Pool worker: signals for a chunk of (own_text, patch_lines, subject, signature)."""
     return [
-        message_signals(text, patch_lines=patch_lines, subject=subject) for text, patch_lines, subject in rows
+        message_signals(text, patch_lines=patch_lines, subject=subject, signature=signature)
+        for text, patch_lines, subject, signature in rows
     ]
 
 
@@ -161,7 +162,7 @@ class _Pass:
             rows = list(await self.conn.execute(query.where(Activity.id > last)))
             if rows:
                 last = rows[-1][0]
-                payload = [(r[4] or "", r[7] or 0, r[6]) for r in rows if r[2] == "message"]
+                payload = [(r[4] or "", r[7] or 0, r[6], r[5] or "") for r in rows if r[2] == "message"]
                 work: asyncio.Future[Any] | list[Any]
                 work = loop.run_in_executor(pool, _signals_of, payload) if pool else _signals_of(payload)
                 pending.append((rows, work))

@@ -117,8 +117,11 @@ class MemberFeatures:
             for domain in s.trailer_domains:
                 self.trailer_domains[domain] = self.trailer_domains.get(domain, 0) + 1
             self._example("trailer", m)
-        if m.signature:
-            sig = " ".join(m.signature.split())[:200]
+        signature = m.signature
+        if signature and "-by:" in signature:
+            signature = "\n".join(line for line in signature.splitlines() if "-by:" not in line)
+        if signature:
+            sig = " ".join(signature.split())[:200]
             if sig and sig not in self.signatures:
                 self.signatures.append(sig)
                 del self.signatures[:-_MAX_SIGNATURES]

@@ -138,7 +138,7 @@ def shares_config_or_commands(ctx: RuleContext, p: Params) -> Finding | None:
 
 def technical_vocabulary(ctx: RuleContext, p: Params) -> Finding | None:
     f = ctx.features
-    if f.words < 20:
+    if f.words < 20 or f.tech_terms < 3:
         return None
     rate = 100 * f.tech_terms / f.words
     threshold = p.get("per_100_words", 1.5)
@@ -155,7 +155,9 @@ def technical_vocabulary(ctx: RuleContext, p: Params) -> Finding | None:
 def answers_questions(ctx: RuleContext, p: Params) -> Finding | None:
     n = ctx.features.answers
     if n >= p.get("min_answers", 2) and ctx.features.technical_messages + ctx.features.tech_terms >= 3:
-        return Finding("technical", f"answered {_n(n, 'question')} from others", min(2.0, n / 5), ("answer",))
+        return Finding(
+            "technical", f"answered {_n(n, 'question')} from others", min(2.0, 0.5 + n / 4), ("answer",)
+        )
     return None
 
 
@@ -183,7 +185,9 @@ def technical_channels(ctx: RuleContext, p: Params) -> Finding | None:
 def asks_basic_questions(ctx: RuleContext, p: Params) -> Finding | None:
     f = ctx.features
     n = f.basic_questions
-    if n and f.share(n) >= p.get("min_share", 0.3) and f.technical_messages <= n:
+    rate = 100 * f.tech_terms / f.words if f.words else 0.0
+    # Someone who also talks shop (threads, APIs, drivers) is asking a newcomer's question, not a user's.
+    if n and f.share(n) >= p.get("min_share", 0.3) and f.technical_messages <= n and rate < 1.0:
         return Finding(
             "non_technical",
             f"asked {_n(n, 'basic usage question')}",
@@ -245,12 +249,14 @@ def company_address(ctx: RuleContext, p: Params) -> Finding | None:
                 "business", f"writes from a company address at {d.domain} ({d.org.name})", 1.0 + bonus
             )
         peers = _peers(ctx, d.domain)
-        if peers > 1:
+        if peers > _FEW:
             return Finding(
                 "business", f"writes from a company address at {d.domain}, like {peers - 1} others here"
             )
-        # A domain nobody else here uses may be a one-person company or a personal domain.
-        return Finding("business", f"writes from {d.domain}, a domain no one else here uses", 0.5)
+        if _personal_looking(d.domain):
+            continue  # the personal-domain rule speaks for these
+        # A domain (almost) nobody else here uses may be a one-person company or a personal domain.
+        return Finding("business", f"writes from {d.domain}, a domain few others here use", 0.4)
     return None
 
 
@@ -281,15 +287,21 @@ def free_mail_address(ctx: RuleContext, p: Params) -> Finding | None:
 def personal_domain(ctx: RuleContext, p: Params) -> Finding | None:
     """A single-user domain of the kind people register for themselves (.org, .net, .name...)."""
     for d in ctx.domains:
-        if d.domain_class != "company" or d.org is not None or _peers(ctx, d.domain) > 1:
+        if d.domain_class != "company" or d.org is not None or _peers(ctx, d.domain) > _FEW:
             continue
-        labels = d.domain.split(".")
-        if labels[-1] in _PERSONAL_TLDS or (len(labels) >= 3 and labels[-2] in ("me", "name")):
-            return Finding("volunteer", f"{d.domain} looks like a personal domain (no one else here uses it)")
+        if _personal_looking(d.domain):
+            return Finding("volunteer", f"{d.domain} looks like a personal domain (few others here use it)")
     return None
 
 
+def _personal_looking(domain: str) -> bool:
+    labels = domain.split(".")
+    return labels[-1] in _PERSONAL_TLDS or (len(labels) >= 3 and labels[-2] in ("me", "name", "org"))
+
+
 _PERSONAL_TLDS = frozenset(("org", "net", "name", "me", "info", "nu", "cc", "xyz", "eu", "ws"))
+#: A domain used by this few members may still be one person's (several addresses) or family's.
+_FEW = 3
 
 
 def academic_address(ctx: RuleContext, p: Params) -> Finding | None:
@@ -306,10 +318,17 @@ def government_address(ctx: RuleContext, p: Params) -> Finding | None:
     return None
 
 
+def _phrase_strength(n: int, messages: int) -> float:
+    """More mentions count more, but a handful among hundreds of messages is small talk."""
+    share = n / messages if messages else 1.0
+    return min(2.0, 0.7 + n / 3) * min(1.0, 0.3 + 10 * share)
+
+
 def _phrase(ctx: RuleContext, key: str, value: str, what: str) -> Finding | None:
     n = ctx.features.phrases.get(key, 0)
     if n:
-        return Finding(value, f"{what} ({_n(n, 'message')})", min(2.0, 0.7 + n / 3), ("says:" + key,))
+        strength = _phrase_strength(n, ctx.features.messages)
+        return Finding(value, f"{what} ({_n(n, 'message')})", strength, ("says:" + key,))
     return None
 
 

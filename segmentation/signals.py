@@ -248,39 +248,48 @@ _SOLVED = _t(
 )
 
 _TECH_TERMS_TEXT = """
-api apis abi compile compiler compiled compiling linker kernel module modules driver drivers firmware
-bios uefi syscall ioctl mutex spinlock semaphore thread threads threading async await callback
-callbacks closure lambda regex regexp parser lexer ast bytecode jit runtime stack heap malloc
-pointer pointers segfault struct enum typedef macro macros template templates generics interface
-interfaces inheritance refactor refactoring commit commits rebase branch branches merge merged
-upstream downstream patch patches diff bisect cherry-pick fork forked repo repos repository
-github gitlab bitbucket pr build builds toolchain makefile cmake gcc clang llvm rustc cargo npm
-pip virtualenv venv conda yarn maven gradle webpack babel eslint linter lint dependency
-dependencies library libraries lib libs sdk framework frameworks endpoint endpoints json yaml
-xml toml csv http https tcp udp ip dns ssl tls ssh socket sockets port ports proxy nginx apache
-latency throughput benchmark benchmarks profiler profiling debug debugging debugger gdb strace
-valgrind backtrace traceback exception exceptions null nullptr undefined typeerror namespace
-namespaces repl function functions method methods variable variables argument arguments arg args
-parameter parameters param params class classes instance instances object objects immutable
-mutable recursion recursive iterator iterators generator generators string strings integer int
-float boolean bool array arrays list lists dict map maps hashmap vector vectors tuple tuples
-type types typed typing compile-time runtime-error syntax semantics scope closure monad monads
-functor typeclass record records decoder decoders encoder encode decode serialization serialize
-raid mdadm superblock bitmap resync reshape stripe chunk parity degraded metadata lvm luks
-dm-crypt filesystem filesystems ext4 xfs btrfs zfs inode fsck sector sectors blk bio nvme sata
-scsi hba lba mkfs fstab udev systemd initramfs grub dracut kvm qemu virtio
-docker dockerfile compose container containers image images kubernetes k8s pod pods helm
-ci cd pipeline pipelines jenkins travis deploy deployment deployments daemon volume volumes
-sql query queries schema migration migrations postgres postgresql mysql sqlite mongodb redis
-transaction transactions orm index indexes database databases db
-clojure clojurescript leiningen lein deps.edn elm haskell racket scheme lisp typescript
-javascript python java rust golang kotlin scala swift c++ c# jvm node nodejs react vue angular
-css html dom frontend backend webview selenium appium xcode uiautomator adb emulator simulator
-oauth jwt token tokens auth cookie cookies cors websocket websockets rest graphql grpc
-localhost config configuration env environment unix linux bash shell zsh powershell terminal
-cli stdout stderr stdin pipe buffer cache caching memory cpu gpu thread-safe concurrency
-parallelism async/await promise promises future futures coroutine coroutines
+api apis abi compile compiler compiled compiling linker kernel module modules driver drivers
+firmware bios uefi syscall ioctl mutex spinlock semaphore thread threads threading async await
+callback callbacks closure lambda regex regexp parser lexer ast bytecode jit runtime stack malloc
+pointer pointers segfault struct enum typedef macro macros generics interface inheritance refactor
+refactoring commit commits rebase branch merge upstream downstream patch patches diff bisect
+cherry-pick repo repos repository github gitlab bitbucket pr build builds toolchain makefile cmake
+gcc clang llvm rustc cargo npm pip virtualenv venv conda yarn maven gradle webpack babel eslint
+linter lint dependency dependencies library libraries sdk framework frameworks endpoint endpoints
+json yaml xml toml csv http https tcp udp ip dns ssl tls ssh socket sockets nginx apache latency
+throughput benchmark benchmarks profiler profiling debug debugging debugger gdb strace valgrind
+backtrace traceback exception exceptions null nullptr undefined typeerror namespace namespaces repl
+function functions method methods variable variables argument arguments arg args parameter
+parameters param params immutable mutable recursion recursive iterators hashmap typed typing
+compile-time runtime-error monad monads functor typeclass decoder decoders encoder encode decode
+serialization serialize raid mdadm superblock resync reshape degraded lvm luks dm-crypt filesystem
+filesystems ext4 xfs btrfs zfs inode fsck blk bio nvme sata scsi hba lba mkfs fstab udev systemd
+initramfs grub dracut kvm qemu virtio docker dockerfile compose container containers kubernetes k8s
+pod pods helm ci cd jenkins travis deploy deployment deployments sql query queries schema migration
+migrations postgres postgresql mysql sqlite mongodb redis transaction transactions orm indexes
+database databases db clojure clojurescript leiningen lein deps.edn elm haskell racket scheme lisp
+typescript javascript python java rust golang kotlin scala swift c++ c# jvm nodejs react vue angular
+css html dom frontend backend webview selenium appium xcode uiautomator adb emulator simulator oauth
+jwt auth cors websocket websockets rest graphql grpc localhost unix linux bash zsh powershell cli
+stdout stderr stdin thread-safe concurrency parallelism async/await coroutine coroutines config
+configuration shell port ports proxy daemon metadata sector sectors bitmap chunk stripe parity
+interfaces template templates pipeline pipelines cpu gpu cache caching terminal syntax array arrays
+boolean integer float tuple tuples dict vector vectors heap generator generators iterator fork
+forked branches merged lib libs ios macos automation unicode utf-8 encoding binary binaries
+executable
 """
+#: Words of using an application rather than building one: its screens, buttons and account.
+_USAGE_TERMS_TEXT = (
+    "click clicked clicking menu button buttons settings setting window font notification notifications "
+    "account login password mention mentions send sent sending picture photo photos delete deleted edit "
+    "profile app install installed uninstall download downloaded screen icon tab page phone tablet "
+    "sync upload share theme dark mode message messages post posts chat room rooms"
+)
+USAGE_TERMS: frozenset[str] = frozenset(_USAGE_TERMS_TEXT.split())
+_PROBLEM = re.compile(
+    r"\b(?:can'?t|cannot|can not|could not|couldn'?t|unable to|not able to|doesn'?t work|does not work|"
+    r"won'?t|not working|trying to figure out|how (?:do|can|to)|where (?:is|are|do|can))\b"
+)
 #: Words that builders of software use and most other people rarely do.
 TECH_TERMS: frozenset[str] = frozenset(_TECH_TERMS_TEXT.split())
 _WORD = re.compile(r"[a-z][a-z0-9+#-]*[a-z0-9+#]|[a-z]")
@@ -327,8 +336,8 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
         ),
         _t(
             "myself self-taught portfolio learning fun own personal",
-            r"\b(?:teaching myself|self-taught|my portfolio|i'?m (?:just )?learning|for my own (?:use|project)|"
-            r"my (?:personal|pet|toy) project|just for fun)\b",
+            r"\b(?:teaching myself|self-taught|my portfolio|i'?m (?:just )?learning|"
+            r"for my own (?:use|project)|my (?:personal|pet|toy) project|just for fun)\b",
         ),
     ),
     "academic": (
@@ -492,13 +501,18 @@ def _at_least(pattern: re.Pattern[str], text: str, n: int) -> bool:
     return any(found >= n for found, _ in enumerate(pattern.finditer(text), start=1))
 
 
-def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = None) -> MessageSignals:
-    """Signals of one message from the author's own words (plus the size of any patch they sent)."""
+def message_signals(
+    own: str, *, patch_lines: int = 0, subject: str | None = None, signature: str = ""
+) -> MessageSignals:
+    """Signals of one message from the author's own words (plus the size of any patch they sent).
+
+    The signature is read only for sign-off trailers, which the mail parser keeps there.
+    """
     flags = 0
     text = own if len(own) <= MAX_SCAN else own[:MAX_SCAN]
     if patch_lines > 0 or "diff --git" in text or (subject is not None and "[PATCH" in subject.upper()):
         flags |= PATCH
-    if not text:
+    if not text and not signature:
         return MessageSignals(flags=flags, tech_terms=0, words=0, phrases=())
     multiline = "\n" in text
     lowered = text.lower()
@@ -518,6 +532,14 @@ def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = Non
         flags |= QUESTION
     if _BASIC.search(lowered, words):
         flags |= BASIC_QUESTION | QUESTION
+    elif (
+        not flags & TECHNICAL_FLAGS
+        and not words.isdisjoint(USAGE_TERMS)
+        and words.isdisjoint(TECH_TERMS)
+        and (flags & QUESTION or _PROBLEM.search(lowered))
+    ):
+        # A question or a problem about using the application, with nothing technical in it.
+        flags |= BASIC_QUESTION | QUESTION
     if not _THANKS_WORDS.isdisjoint(words):
         flags |= THANKS
     if _SOLVED.search(lowered, words):
@@ -527,8 +549,9 @@ def message_signals(own: str, *, patch_lines: int = 0, subject: str | None = Non
         name for name, triggers in PHRASES.items() if any(t.search(lowered, words) for t in triggers)
     )
     trailers: tuple[str, ...] = ()
-    if "-by:" in text or "-By:" in text:
-        trailers = tuple(sorted({d.lower().rstrip(".") for d in _TRAILER.findall(text)}))
+    signed = f"{text}\n{signature}" if signature else text
+    if "-by:" in signed or "-By:" in signed:
+        trailers = tuple(sorted({d.lower().rstrip(".") for d in _TRAILER.findall(signed)}))
     return MessageSignals(
         flags=flags, tech_terms=tech, words=len(word_list), phrases=phrases, trailer_domains=trailers
     )

@@ -251,7 +251,9 @@ SUSE Labs, Storage
     [
         ("Plain words.\nTwo lines.\n", "Plain words.\nTwo lines.", "", 0, 0),
         (REPLY_MAIL, "It does.\n\nThis is incorrect.\n\nNeilBrown", "Neil Brown\nSUSE Labs, Storage", 4, 0),
-        (PATCH_MAIL, "The resync thread can race with a reshape; hold the lock.", "", 0, 17),
+        # The patch's sign-off is not own prose, but it says who the author works for: signature.
+        (PATCH_MAIL, "The resync thread can race with a reshape; hold the lock.",
+         "Signed-off-by: Jane Doe <jane@example.org>", 0, 17),
         # A reviewer's tag in a reply is their own word, not a patch.
         ("Jane wrote:\n> +\tfoo();\n\nAcked-by: Bob <bob@example.net>\n",
          "Acked-by: Bob <bob@example.net>", "", 1, 0),
