@@ -417,6 +417,14 @@ def self_described_org_type(ctx: RuleContext, p: Params) -> Finding | None:
     return None
 
 
+def public_body(ctx: RuleContext, p: Params) -> Finding | None:
+    """A government address: an organisation that runs the software for its own work."""
+    for d in ctx.domains:
+        if d.domain_class == "government":
+            return Finding("end_user_org", f"{d.domain} is a public body using the software for its own work")
+    return None
+
+
 def not_a_business(ctx: RuleContext, p: Params) -> Finding | None:
     purpose = ctx.decided.get("purpose")
     if purpose in ("volunteer", "academic"):
@@ -621,6 +629,7 @@ RULES: tuple[Rule, ...] = (
     # org_type — what the organisation is known to be, or what the member says it is.
     Rule("known-organisation", "org_type", known_organisation),
     Rule("self-described-org-type", "org_type", self_described_org_type),
+    Rule("public-body", "org_type", public_body),
     Rule("not-a-business", "org_type", not_a_business),
     # org_size
     Rule("known-organisation-size", "org_size", known_organisation_size),

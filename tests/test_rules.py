@@ -184,6 +184,8 @@ CASES: list[Case] = [
         lambda: ctx(features("We host customer VMs in our cloud."), ANON),
         "service_provider",
     ),
+    ("public-body", lambda: ctx(NOTHING, profile("a@agency.gov")), "end_user_org"),
+    ("public-body", lambda: ctx(NOTHING, profile("a@acme.com")), None),
     ("not-a-business", lambda: ctx(NOTHING, ANON, purpose="volunteer"), "n/a"),
     ("not-a-business", lambda: ctx(NOTHING, ANON, purpose="business"), None),
     ("known-organisation-size", lambda: ctx(NOTHING, profile("a@suse.com")), "large"),
