@@ -22,13 +22,13 @@ _FIRST_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
 # without its blank separator line really ends. Possessive quantifiers keep it linear.
 _NOT_FIELD = re.compile(rb"\n(?:[^!-9;-~ \t]|[!-9;-~]++(?:[ \t]++[^: \t]|[^: \t]))")
 
-#: The headers anything downstream reads. Others are never decoded.
+#: The headers every message needs. Others (Received chains, long Cc lists) are never
+#: scanned unless a rare path asks for one with :func:`header_value`.
 WANTED = frozenset(
     {
-        b"from", b"reply-to", b"sender", b"date", b"message-id", b"subject", b"in-reply-to",
-        b"references", b"list-id", b"list-post", b"x-mailing-list", b"to", b"cc", b"auto-submitted",
-        b"content-type", b"content-transfer-encoding", b"content-disposition", b"received",
-        b"x-original-from",
+        b"from", b"date", b"message-id", b"subject", b"in-reply-to", b"references", b"list-id",
+        b"list-post", b"x-mailing-list", b"auto-submitted", b"content-type", b"content-transfer-encoding",
+        b"content-disposition",
     }
 )
 
@@ -45,7 +45,13 @@ def split_head(raw: bytes) -> tuple[bytes, bytes]:
         return b"", raw
     end = raw.find(b"\n\n")
     limit = len(raw) if end < 0 else end + 1
-    bad = _NOT_FIELD.search(raw, 0, limit)
+    # Checking every line is the expensive part, and a block whose last line is a field or
+    # a continuation is a header block in practice; only the rest get the full check.
+    last = raw.rfind(b"\n", 0, limit - 1) + 1
+    trusted = end >= 0 and (
+        last == 0 or raw[last : last + 1] in b" \t" or _FIRST_FIELD.match(raw, last, limit) is not None
+    )
+    bad = None if trusted else _NOT_FIELD.search(raw, 0, limit)
     if bad is None:
         return raw[:limit], (b"" if end < 0 else raw[end + 2 :])
     stop = bad.start() + 1
@@ -87,6 +93,20 @@ def header_fields(head: bytes, wanted: frozenset[bytes] = WANTED) -> dict[bytes,
         if key not in found:
             found[key] = value
     return found
+
+
+_SINGLE: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def header_value(head: bytes, name: bytes) -> bytes | None:
+    """The raw value of one field (lower-case ``name``), first occurrence; for the rarely needed ones."""
+    pattern = _SINGLE.get(name)
+    if pattern is None:
+        pattern = _SINGLE[name] = re.compile(
+            rb"\n" + _any_case(name) + rb"[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)"
+        )
+    m = pattern.search(b"\n" + head)
+    return m.group(1) if m else None
 
 
 def header_text(value: bytes | None) -> str:

@@ -25,6 +25,7 @@ from adapters.imports.mail_body import extract_body
 from adapters.imports.mail_headers import (
     header_fields,
     header_text,
+    header_value,
     message_id,
     message_ids,
     parse_asctime,
@@ -88,7 +89,7 @@ def is_bot_sender(address: str, name: str, auto_submitted: str) -> bool:
     return bool(name) and _BOT_NAMES.search(name) is not None
 
 
-def _dmarc_owner(name: str, address: str, fields: dict[bytes, bytes]) -> tuple[str, str] | None:
+def _dmarc_owner(name: str, address: str, head: bytes) -> tuple[str, str] | None:
     """The person behind a ``X via List <list@host>`` From line, when the message names them."""
     m = _VIA.match(name)
     if not m:
@@ -96,7 +97,7 @@ def _dmarc_owner(name: str, address: str, fields: dict[bytes, bytes]) -> tuple[s
     person = m.group(1).strip().strip("'\"")
     list_address = address.lower()
     for key in (b"reply-to", b"x-original-from", b"cc"):
-        value = fields.get(key)
+        value = header_value(head, key)
         if not value:
             continue
         candidates = [(n, a) for n, a in parse_mailboxes(header_text(value)) if a.lower() != list_address]
@@ -133,13 +134,13 @@ def _list_place(list_id: bytes | None, list_post: bytes | None, mailing_list: by
     return None
 
 
-def _place(fields: dict[bytes, bytes], list_hint: str | None) -> Where:
+def _place(fields: dict[bytes, bytes], head: bytes, list_hint: str | None) -> Where:
     named = _list_place(fields.get(b"list-id"), fields.get(b"list-post"), fields.get(b"x-mailing-list"))
     if named is not None:
         return named
     if list_hint:
         return (list_hint, list_hint, None)
-    to = fields.get(b"to")
+    to = header_value(head, b"to")
     if to:
         _, address = parse_mailbox(header_text(to))
         host = address.rpartition("@")[2].lower()
@@ -149,12 +150,12 @@ def _place(fields: dict[bytes, bytes], list_hint: str | None) -> Where:
 
 
 def _occurred(
-    fields: dict[bytes, bytes], fallback: datetime | None, envelope: bytes
+    fields: dict[bytes, bytes], head: bytes, fallback: datetime | None, envelope: bytes
 ) -> tuple[datetime, int | None] | None:
     parsed = parse_date(header_text(fields.get(b"date")))
     if parsed is not None:
         return parsed
-    received = fields.get(b"received")
+    received = header_value(head, b"received")
     if received:
         at = received_date(header_text(received))
         if at is not None:
@@ -262,17 +263,17 @@ def _parse(
     name, address = parse_mailbox(header_text(fields.get(b"from")))
     if "@" not in address:
         for key in (b"sender", b"x-original-from"):
-            alt_name, alt_address = parse_mailbox(header_text(fields.get(key)))
+            alt_name, alt_address = parse_mailbox(header_text(header_value(head, key)))
             if "@" in alt_address:
                 name, address = name or alt_name, alt_address
                 break
     if not address:
         return Skip("no From address")
-    owner = _dmarc_owner(name, address, fields) if " via " in name.lower() else None
+    owner = _dmarc_owner(name, address, head) if " via " in name.lower() else None
     if owner is not None:
         name, address = owner
     address = address.lower()
-    when = _occurred(fields, fallback_date, envelope)
+    when = _occurred(fields, head, fallback_date, envelope)
     if when is None:
         return Skip("no usable Date")
     occurred_at, tz_offset = when
@@ -308,7 +309,7 @@ def _parse(
     return (
         uid,
         (address, name, bot),
-        _place(fields, list_hint),
+        _place(fields, head, list_hint),
         occurred_at.timestamp(),
         text,
         native or "",

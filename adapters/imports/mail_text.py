@@ -43,11 +43,12 @@ _DIFFSTAT = re.compile(r"^ (?:\S.*\|\s+(?:\d+|Bin\b)|\d+ files? changed|(?:creat
 # The body of an inline patch: file headers, hunks (a context line stripped to nothing by a
 # mailer included), up to the first line no diff could contain or the "-- " signature line.
 _PATCH_RUN = re.compile(
-    r"(?:(?!-- ?(?:\n|\Z))(?:[ +\-@\\]|diff |index |new file mode|deleted file mode|similarity index|"
-    r"dissimilarity index|rename (?:from|to) |copy (?:from|to) |old mode|new mode|Binary files|"
-    r"GIT binary patch|={4,}|Only in )[^\n]*(?:\n|\Z)|\n)*"
+    r"(?:[ +@\\][^\n]*\n?|-(?!- ?$)[^\n]*\n?|\n|(?:diff |index |new file mode|deleted file mode|"
+    r"similarity index|dissimilarity index|rename (?:from|to) |copy (?:from|to) |old mode|new mode|"
+    r"Binary files|GIT binary patch|====|Only in )[^\n]*\n?)*",
+    re.MULTILINE,
 )
-_QUOTE_RUN = re.compile(r"(?:[ \t]{0,3}>[^\n]*(?:\n|\Z))+")
+_QUOTE_RUN = re.compile(r"(?:[ \t]{0,3}>[^\n]*\n?)+")
 _VERSION = re.compile(r"^\d+(?:\.\d+)+[\w.+-]*$|^git-send-email")
 _ORIGINAL = re.compile(r"^-{3,}\s*(?:Original Message|Forwarded message|Ursprüngliche Nachricht)", re.I)
 _FOOTER = "__________"
@@ -55,11 +56,12 @@ _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 # A line that may start something other than own words. A superset: each hit is checked
 # precisely below. Searching for "\n" + alternatives lets the regex engine skip ahead to
-# newlines instead of trying every position, which is what keeps this fast.
+# newlines instead of trying every position, and starting every alternative with a literal
+# or a character class lets it reject an ordinary line after one test per alternative.
 _CANDIDATE = re.compile(
-    r"\n(?:[ \t]{0,3}>|diff |--- |Index: |--[ \t]*(?:\n|\Z)|-{3,}|_{10,}"
-    r"|[A-Z][a-z]*-(?:[a-z]+-)*by:|(?:Cc|CC|Fixes|Link|Closes|From):"
-    r"| \S[^\n|]*+\|\s+(?:\d|Bin)| \d+ files? changed| (?:create|delete) mode )"
+    r"\n(?:>|[ \t](?:[ \t]{0,2}>|\S[^\n|]*+\|\s+(?:\d|Bin)|\d+ files? changed|(?:create|delete) mode )"
+    r"|-(?:--|-[ \t]*(?:\n|\Z))|diff |Index: |__________"
+    r"|[A-Z](?:[a-z]*-(?:[a-z]+-)*by:|c:|C:|ixes:|ink:|loses:|rom:))"
 )
 
 
@@ -78,7 +80,7 @@ def _drop_attribution(own: list[str]) -> None:
     if not own:
         return
     head, _, last = own[-1].rstrip().rpartition("\n")
-    if not _ATTRIBUTION.search(last):
+    if not _is_attribution(last):
         return
     if not last.lstrip().startswith(_ATTRIBUTION_START) and head:
         before, _, prev = head.rpartition("\n")
@@ -93,9 +95,16 @@ def _outlook_header(text: str, nxt: int) -> bool:
     return any(w.startswith(("Sent:", "Date:", "Gesendet:", "Envoyé :")) for w in window)
 
 
-def _lines(run: str) -> int:
-    run = run.rstrip("\n")
-    return run.count("\n") + 1 if run else 0
+def _lines(text: str, start: int, end: int) -> int:
+    """Lines in ``text[start:end]``, not counting the blank lines at its end (no copy made)."""
+    while end > start and text[end - 1] == "\n":
+        end -= 1
+    return text.count("\n", start, end) + 1 if end > start else 0
+
+
+def _is_attribution(line: str) -> bool:
+    line = line.rstrip()
+    return line.endswith(":") and _ATTRIBUTION.search(line) is not None
 
 
 def _nonblank_lines(text: str) -> int:
@@ -135,7 +144,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
             run = _QUOTE_RUN.match(text, start)
             if run is not None:
                 _drop_attribution(own)
-                quoted += _lines(run.group())
+                quoted += _lines(text, start, run.end())
                 pos = run.end()
                 continue
             if _DIFFSTAT.match(line):
@@ -146,7 +155,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
                 run = _PATCH_RUN.match(text, nxt)
                 patch += 1 + _claim(own, trailers, signed)
                 if run is not None:
-                    patch += _lines(run.group())
+                    patch += _lines(text, nxt, run.end())
                     pos = run.end()
                 continue
             if line.rstrip() == "--" or line == "-- ":
@@ -209,7 +218,7 @@ def _signature(text: str, start: int, sig: list[str]) -> int:
         if end < 0:
             end = size
         line = text[pos:end]
-        if line.startswith(">") or _ORIGINAL.match(line) or _ATTRIBUTION.search(line.rstrip()):
+        if line.startswith(">") or _ORIGINAL.match(line) or _is_attribution(line):
             return pos
         sig.append(line)
         pos = end + 1
