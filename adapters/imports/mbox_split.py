@@ -97,16 +97,24 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def _message(pieces: list[bytes]) -> bytes:
-    raw = b"".join(pieces)
-    # The blank line before the next From_ line belongs to the separator, not the message.
+def _finish(pieces: list[bytes], data: bytes, start: int, end: int, limit: int) -> bytes:
+    """The message made of earlier ``pieces`` and ``data[start:end]``, cut at ``limit`` bytes.
+
+    The blank line before the next From_ line belongs to the separator, not the message.
+    Most messages lie within one block: one slice, no joining, no second copy.
+    """
+    if not pieces:
+        if end - start >= 2 and data.endswith(b"\n\n", start, end):
+            end -= 1
+        return data[start : min(end, start + limit)]
+    raw = b"".join([*pieces, data[start:end]])
     if raw.endswith(b"\n\n"):
-        return raw[:-1]
-    return raw
+        raw = raw[:-1]
+    return raw[:limit]
 
 
-def _next_candidate(region: bytes, start: int) -> int:
-    k = region.find(b"\nFrom ", start)
+def _next_candidate(data: bytes, start: int, stop: int) -> int:
+    k = data.find(b"\nFrom ", start, stop)
     return k + 1 if k >= 0 else -1
 
 
@@ -124,9 +132,9 @@ def split_records(
         yield (b"", data)
         return
     envelope: bytes | None = None
-    pieces: list[bytes] = []
-    size = 0
-    carry = b""
+    pieces: list[bytes] = []  # parts of the current message from earlier blocks
+    size = 0  # bytes in pieces
+    carry = b""  # an incomplete last line, completed by the next block
     at_line_start = True
     while True:
         chunk = reader.read(block)
@@ -134,7 +142,9 @@ def split_records(
         if not chunk:
             if not data:
                 break
-            region, carry = data if data.endswith(b"\n") else data + b"\n", b""
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            stop, carry = len(data), b""
         else:
             cut = data.rfind(b"\n")
             if cut < 0:
@@ -142,33 +152,30 @@ def split_records(
                     carry = data
                     continue
                 # One enormous line: it cannot be a From_ line, so it is plain message content.
-                region, carry = data, b""
+                stop, carry = len(data), b""
             else:
-                region, carry = data[: cut + 1], data[cut + 1 :]
-        pos = 0  # start of the part of region not yet given to a message
-        k = 0 if at_line_start and region.startswith(b"From ") else _next_candidate(region, 0)
+                stop, carry = cut + 1, data[cut + 1 :]
+        pos = 0  # start of the part of data not yet given to a message
+        k = 0 if at_line_start and data.startswith(b"From ") else _next_candidate(data, 0, stop)
         while k >= 0:
-            end = region.find(b"\n", k)
+            end = data.find(b"\n", k, stop)
             if end < 0:
-                end = len(region)
+                end = stop
             # The file's first line is a separator whatever its date looks like (sniffing vouched for it).
-            at_file_start = envelope is None and not pieces and not region[:k].strip()
-            if end - k <= _MAX_FROM_LINE and (at_file_start or FROM_LINE.match(region, k, end)):
-                if size < max_message:
-                    pieces.append(region[pos:k][: max_message - size])
-                if envelope is not None or any(p.strip() for p in pieces):
-                    yield (envelope or b"", _message(pieces))
-                envelope = region[k:end]
+            at_file_start = envelope is None and not pieces and not data[:k].strip()
+            if end - k <= _MAX_FROM_LINE and (at_file_start or FROM_LINE.match(data, k, end)):
+                if envelope is not None or pieces or data[pos:k].strip():
+                    yield (envelope or b"", _finish(pieces, data, pos, k, max_message))
+                envelope = data[k:end]
                 pieces = []
                 size = 0
                 pos = end + 1
-            k = _next_candidate(region, end)
-        tail = region[pos:]
-        if size < max_message and tail:
-            pieces.append(tail[: max_message - size])
-            size += len(tail)
-        at_line_start = region.endswith(b"\n")
+            k = _next_candidate(data, end, stop)
+        if pos < stop and size < max_message:
+            pieces.append(data[pos : min(stop, pos + max_message - size)])
+            size += stop - pos
+        at_line_start = data[stop - 1 : stop] == b"\n"
         if not chunk and not carry:
             break
     if envelope is not None:
-        yield (envelope, _message(pieces))
+        yield (envelope, _finish(pieces, b"", 0, 0, max_message))
