@@ -17,7 +17,7 @@ from segmentation.domains import DomainInfo, OrgKnowledge
 from segmentation.engagement import engagement
 from segmentation.features import MemberFeatures, Profile
 from segmentation.model import UNKNOWN, DimensionDecision, Example, Reason, SegmentDecision
-from segmentation.rules import RULES, Finding, Params, RuleContext
+from segmentation.rules import RULES, Check, Finding, Params, RuleContext
 
 _RULE_DIMENSIONS = ("skill", "purpose", "org_type", "org_size", "location")
 
@@ -28,6 +28,22 @@ class Previous:
 
     value: str
     pinned_by: str | None = None
+
+
+Plan = dict[str, list[tuple[str, Check, Params, float]]]
+
+
+def _plan(config: SegmentationConfig) -> Plan:
+    """The rules of each dimension with their settings, worked out once per settings object."""
+    plan: Plan | None = config.memo.get("plan")
+    if plan is None:
+        plan = {d: [] for d in _RULE_DIMENSIONS}
+        for rule in RULES:
+            params = Params(config.rule(rule.name))
+            if params.weight > 0:  # a weight of 0 switches a rule off
+                plan[rule.dimension].append((rule.name, rule.check, params, params.weight))
+        config.memo["plan"] = plan
+    return plan
 
 
 def profile_domains(profile: Profile, knowledge: OrgKnowledge) -> tuple[DomainInfo, ...]:
@@ -87,6 +103,7 @@ def classify(
 ) -> SegmentDecision:
     """Decide every dimension for one member from their features and profile."""
     previous = previous or {}
+    plan = _plan(config)
     domains = profile_domains(profile, knowledge)
     signed = signing_domains(features, knowledge)
     decided: dict[str, str] = {}
@@ -101,15 +118,10 @@ def classify(
             features=features, profile=profile, domains=domains, signed=signed, decided=decided, as_of=as_of
         )
         findings: list[tuple[str, Finding, float]] = []
-        for rule in RULES:
-            if rule.dimension != dimension:
-                continue
-            params = Params(config.rule(rule.name))
-            if params.weight <= 0:
-                continue  # a manager switched the rule off
-            finding = rule.check(ctx, params)
+        for name, check, params, weight in plan[dimension]:
+            finding = check(ctx, params)
             if finding is not None:
-                findings.append((rule.name, finding, params.weight * finding.strength))
+                findings.append((name, finding, weight * finding.strength))
         decision = _decide(dimension, findings, features, config)
         decisions[dimension] = decision
         decided[dimension] = decision.value

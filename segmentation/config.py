@@ -74,6 +74,8 @@ class SegmentationConfig:
     def __init__(self, document: _Document, *, digest: str, source: str) -> None:
         self.document = document
         self.source = source
+        #: Derived data that users of the settings compute once (the classifier's rule plan).
+        self.memo: dict[str, Any] = {}
         self.ruleset_version = f"{document.version}+{digest[:10]}"
         self.segments = {name: (Expression(s.when), s) for name, s in document.segments.items()}
         for channel, hint in document.channel_hints.items():

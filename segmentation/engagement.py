@@ -10,7 +10,7 @@ between "regular" and "at risk".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from segmentation.config import EngagementSettings
 from segmentation.features import MemberFeatures
@@ -28,10 +28,11 @@ class _Level:
 
 
 def _level(f: MemberFeatures, today: date, s: EngagementSettings) -> _Level:
-    if f.last_seen is None or f.first_seen is None:
+    first_at, last_at = f.first(), f.last()
+    if first_at is None or last_at is None:
         return _Level("dormant", "no activity at all", 0.5)
-    last = datetime.fromisoformat(f.last_seen).date()
-    first = datetime.fromisoformat(f.first_seen).date()
+    last = last_at.date()
+    first = first_at.date()
     silent = (today - last).days
     if silent >= s.dormant_days:
         return _Level("dormant", f"silent for {silent} days (since {last})", 0.95)

@@ -32,7 +32,7 @@ from segmentation import repository as repo
 from segmentation.classify import classify
 from segmentation.config import SegmentationConfig
 from segmentation.domains import OrgKnowledge
-from segmentation.features import MemberFeatures, MessageFacts, Profile, excerpt
+from segmentation.features import MemberFeatures, MessageFacts, Profile
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
 from segmentation.signals import QUESTION, SOLVED, THANKS, MessageSignals, message_signals
 
@@ -160,6 +160,8 @@ class _Pass:
         pending: list[tuple[list[Any], asyncio.Future[Any] | list[Any]]] = []
         while True:
             rows = list(await self.conn.execute(query.where(Activity.id > last)))
+            if rows and self.load_missing:
+                await self.engine._learn(self.conn, rows)
             if rows:
                 last = rows[-1][0]
                 payload = [(r[4] or "", r[7] or 0, r[6], r[5] or "") for r in rows if r[2] == "message"]
@@ -229,7 +231,7 @@ class _Pass:
                     event_uid=uid,
                     occurred_at=at,
                     signals=signal,
-                    excerpt=excerpt(own or ""),
+                    text=own or "",
                     signature=sig or "",
                     tz_offset_minutes=tz,
                     channel_hint=hint,
@@ -239,7 +241,7 @@ class _Pass:
                 )
             )
             if other and flags & (THANKS | SOLVED):
-                await self._thank(tmid, solved=bool(flags & SOLVED), uid=uid, text=excerpt(own or ""))
+                await self._thank(tmid, solved=bool(flags & SOLVED), uid=uid, text=own or "")
 
     async def _thank(self, member_id: int, *, solved: bool, uid: str, text: str) -> None:
         f = await self._feature(member_id)
@@ -266,12 +268,31 @@ class SegmentationEngine:
         self.workers = workers
         self._bots: set[int] = set()
         self._hints: dict[int, tuple[str | None, str]] = {}
-        self._domains: dict[str, int] = {}
+        self._domains: dict[str, int] | None = None
+        self._people: set[int] = set()
+        self._prepared = False
 
     async def _prepare(self, conn: AsyncConnection) -> None:
+        """Everything a full pass needs, read once: bots, channel hints, members per domain."""
         self._bots = await repo.bot_member_ids(conn)
         self._hints = await repo.place_hints(conn, self.config.channel_hint)
         self._domains = await repo.domain_members(conn)
+        self._prepared = True
+
+    async def _learn(self, conn: AsyncConnection, rows: list[Any]) -> None:
+        """Incremental passes look up only the members and places they have not seen before."""
+        if not self._prepared:
+            self._hints = await repo.place_hints(conn, self.config.channel_hint)
+            self._prepared = True
+        members = {r[1] for r in rows} | {r[12] for r in rows if r[12] is not None}
+        unknown = members - self._bots - self._people
+        if unknown:
+            rows_ = await conn.execute(select(Member.id, Member.is_bot).where(Member.id.in_(list(unknown))))
+            for mid, is_bot in rows_:
+                (self._bots if is_bot else self._people).add(mid)
+        places = {r[9] for r in rows if r[9] is not None} - set(self._hints)
+        if places:
+            self._hints.update(await repo.place_hints(conn, self.config.channel_hint, only=places))
 
     async def as_of(self, conn: AsyncConnection, explicit: datetime | None = None) -> datetime:
         """Now — or, for an archive that has gone quiet, the day after its last activity.
@@ -349,7 +370,6 @@ class SegmentationEngine:
         """
         started = time.perf_counter()
         async with self.store.connection() as conn:
-            await self._prepare(conn)
             after = await repo.read_cursor(conn)
             features: dict[int, MemberFeatures] = {}
             fold = _Pass(self, conn, features, load_missing=True)
@@ -387,7 +407,7 @@ class SegmentationEngine:
         touched: set[int] | None = None,
     ) -> repo.WriteReport:
         ids = None if save_all else list(features)
-        profiles = await repo.profiles(conn, ids, domain_members=self._domains)
+        profiles = await repo.profiles(conn, ids, domain_counts=self._domains if save_all else None)
         current = await repo.current_assignments(conn, ids)
         decisions = self._classify_many(features, profiles, current, as_of)
         now = self.clock.now()
@@ -418,7 +438,6 @@ class SegmentationEngine:
     async def _pin(self, member_id: int, dimension: str, value: str | None, *, by: str) -> SegmentDecision:
         now = self.clock.now()
         async with self.store.connection() as conn:
-            await self._prepare(conn)
             exists = (await conn.execute(select(Member.id).where(Member.id == member_id))).scalar()
             if exists is None:
                 raise UnknownMember(f"no member #{member_id}")
@@ -450,7 +469,7 @@ class SegmentationEngine:
             features.setdefault(member_id, MemberFeatures())
             await self._decide_and_write(conn, features, await self.as_of(conn), save_all=False)
             current = await repo.current_assignments(conn, [member_id])
-            profiles = await repo.profiles(conn, [member_id], domain_members=self._domains)
+            profiles = await repo.profiles(conn, [member_id])
             profile = profiles.get(member_id) or Profile(member_id, ())
             return classify(
                 features[member_id],

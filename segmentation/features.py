@@ -24,6 +24,7 @@ from segmentation.signals import (
     MessageSignals,
 )
 
+_DAY_KEYS: dict[int, str] = {}
 #: Examples kept per signal: enough to show a person why, few enough to store per member.
 MAX_EXAMPLES = 3
 EXCERPT_CHARS = 160
@@ -45,7 +46,7 @@ class MessageFacts:
     event_uid: str
     occurred_at: datetime
     signals: MessageSignals
-    excerpt: str
+    text: str  # the own words; an excerpt is cut only when the message becomes an example
     signature: str = ""
     tz_offset_minutes: int | None = None
     channel_hint: str | None = None
@@ -79,10 +80,14 @@ class MemberFeatures:
     tz_offsets: dict[str, int] = field(default_factory=dict)
     hours_utc: list[int] = field(default_factory=lambda: [0] * 24)
     days: dict[str, int] = field(default_factory=dict)
+    # Stored as ISO strings; while accumulating, ``first()``/``last()`` hold datetimes.
     first_seen: str | None = None
     last_seen: str | None = None
     trailer_domains: dict[str, int] = field(default_factory=dict)
     trailer_messages: int = 0
+    # Working copies of first/last seen as datetimes (names with "_" are not stored).
+    _first: datetime | None = field(default=None, repr=False, compare=False)
+    _last: datetime | None = field(default=None, repr=False, compare=False)
 
     # ---- accumulation -------------------------------------------------------------------
     def add_message(self, m: MessageFacts) -> None:
@@ -90,10 +95,13 @@ class MemberFeatures:
         self.messages += 1
         self.words += s.words
         self.tech_terms += s.tech_terms
-        for bit, name in FLAG_NAMES.items():
-            if s.flags & bit:
-                self.flags[name] = self.flags.get(name, 0) + 1
-                self._example(name, m)
+        bits = s.flags
+        while bits:
+            bit = bits & -bits
+            bits ^= bit
+            name = FLAG_NAMES[bit]
+            self.flags[name] = self.flags.get(name, 0) + 1
+            self._example(name, m)
         if s.tech_terms >= 3:
             self._example("tech_terms", m)
         for phrase in s.phrases:
@@ -146,17 +154,32 @@ class MemberFeatures:
             self._example_raw("thanked", uid, text)
 
     def _seen(self, at: datetime) -> None:
-        at = at.astimezone(UTC)
-        iso = at.isoformat()
-        if self.first_seen is None or iso < self.first_seen:
-            self.first_seen = iso
-        if self.last_seen is None or iso > self.last_seen:
-            self.last_seen = iso
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
+        first, last = self.first(), self.last()
+        if first is None or at < first:
+            self._first = at
+        if last is None or at > last:
+            self._last = at
         self.hours_utc[at.hour] += 1
-        day = at.date().isoformat()
+        ordinal = at.toordinal()
+        day = _DAY_KEYS.get(ordinal)
+        if day is None:
+            day = _DAY_KEYS[ordinal] = date.fromordinal(ordinal).isoformat()
         self.days[day] = self.days.get(day, 0) + 1
         if len(self.days) > KEEP_DAYS + 40:
             self._prune_days()
+
+    def first(self) -> datetime | None:
+        """First activity; the stored ISO string is parsed once, then kept as a datetime."""
+        if self._first is None and self.first_seen is not None:
+            self._first = datetime.fromisoformat(self.first_seen)
+        return self._first
+
+    def last(self) -> datetime | None:
+        if self._last is None and self.last_seen is not None:
+            self._last = datetime.fromisoformat(self.last_seen)
+        return self._last
 
     def _prune_days(self) -> None:
         latest = max(self.days)
@@ -164,12 +187,18 @@ class MemberFeatures:
         self.days = {d: n for d, n in self.days.items() if d >= cutoff}
 
     def _example(self, key: str, m: MessageFacts) -> None:
-        self._example_raw(key, m.event_uid, m.excerpt)
+        bucket = self.examples.get(key)
+        if bucket is None:
+            bucket = self.examples[key] = []
+        elif len(bucket) >= MAX_EXAMPLES:
+            return
+        if all(b[0] != m.event_uid for b in bucket):
+            bucket.append([m.event_uid, excerpt(m.text)])
 
     def _example_raw(self, key: str, uid: str, text: str) -> None:
         bucket = self.examples.setdefault(key, [])
         if len(bucket) < MAX_EXAMPLES and all(b[0] != uid for b in bucket):
-            bucket.append([uid, text])
+            bucket.append([uid, excerpt(text)])
 
     # ---- derived figures ---------------------------------------------------------------
     def flag(self, name: str) -> int:
@@ -206,13 +235,16 @@ class MemberFeatures:
 
     # ---- storage -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        first, last = self.first(), self.last()
+        self.first_seen = first.isoformat() if first else None
+        self.last_seen = last.isoformat() if last else None
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if not name.startswith("_")}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> MemberFeatures:
         features = cls()
         for name in cls.__dataclass_fields__:
-            if data and name in data:
+            if data and name in data and not name.startswith("_"):
                 setattr(features, name, data[name])
         if len(features.hours_utc) != 24:
             features.hours_utc = [0] * 24

@@ -8,13 +8,12 @@ community from rewriting hundreds of thousands of identical rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,7 +39,7 @@ class CurrentRow:
     id: int
     value: str
     confidence: float
-    evidence_json: str
+    evidence: dict[str, Any]
     pinned_by: str | None
 
 
@@ -64,11 +63,16 @@ async def write_cursor(conn: AsyncConnection, position: int, *, now: datetime) -
     await conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
 
 
-async def place_hints(conn: AsyncConnection, hint_for: Any) -> dict[int, tuple[str | None, str]]:
+async def place_hints(
+    conn: AsyncConnection, hint_for: Any, *, only: Iterable[int] | None = None
+) -> dict[int, tuple[str | None, str]]:
     """place id -> (hint, readable channel name); ``hint_for(platform, channel_id, name)`` adds
     the manager's channel hints from configuration to those stored on the place."""
     out: dict[int, tuple[str | None, str]] = {}
-    rows = await conn.execute(select(Place.id, Place.platform, Place.channel_id, Place.name, Place.hints))
+    query = select(Place.id, Place.platform, Place.channel_id, Place.name, Place.hints)
+    if only is not None:
+        query = query.where(Place.id.in_(list(only)))
+    rows = await conn.execute(query)
     for pid, platform, channel_id, name, hints in rows:
         hint = (hints or {}).get("kind") or hint_for(platform, channel_id, name or "")
         out[pid] = (hint, f"{platform}:{name or channel_id}")
@@ -79,23 +83,29 @@ async def bot_member_ids(conn: AsyncConnection) -> set[int]:
     return set((await conn.execute(select(Member.id).where(Member.is_bot.is_(True)))).scalars())
 
 
-async def domain_members(conn: AsyncConnection) -> dict[str, int]:
+async def domain_members(conn: AsyncConnection, domains: Iterable[str] | None = None) -> dict[str, int]:
     """How many members write from each e-mail domain (colleagues share one; a vanity domain has one)."""
-    members: dict[str, set[int]] = {}
-    for mid, email in await conn.execute(
-        select(Identity.member_id, Identity.email).where(Identity.email.is_not(None))
-    ):
-        if email:
-            members.setdefault(email.rsplit("@", 1)[-1], set()).add(mid)
-    return {domain: len(ids) for domain, ids in members.items()}
+    query = select(Identity.email_domain, func.count(func.distinct(Identity.member_id))).where(
+        Identity.email_domain.is_not(None)
+    )
+    out: dict[str, int] = {}
+    batches = [None] if domains is None else list(_chunks(sorted(set(domains))))
+    for chunk in batches:
+        q = query if chunk is None else query.where(Identity.email_domain.in_(list(chunk)))
+        for domain, count in await conn.execute(q.group_by(Identity.email_domain)):
+            if domain:
+                out[domain] = count
+    return out
 
 
 async def profiles(
     conn: AsyncConnection,
     member_ids: Sequence[int] | None = None,
     *,
-    domain_members: Mapping[str, int] | None = None,
+    domain_counts: Mapping[str, int] | None = None,
 ) -> dict[int, Profile]:
+    """Profiles of the given members (all when None); ``domain_counts`` from ``domain_members``
+    may be passed when already known for everyone, else it is looked up for these members' domains."""
     query = select(
         Member.id, Member.is_bot, Identity.platform, Identity.email, Identity.display_name, Identity.title
     ).join(Identity, Identity.member_id == Member.id)
@@ -108,7 +118,10 @@ async def profiles(
             entry[1].append(
                 IdentityFacts(platform=platform, email=email, display_name=name or "", title=title)
             )
-    counts = domain_members or {}
+    if domain_counts is None:
+        wanted = {i.email.rsplit("@", 1)[-1] for _, ids in found.values() for i in ids if i.email}
+        domain_counts = await domain_members(conn, wanted) if wanted else {}
+    counts = domain_counts
     out: dict[int, Profile] = {}
     for mid, (is_bot, ids) in found.items():
         domains = {i.email.rsplit("@", 1)[-1] for i in ids if i.email}
@@ -182,9 +195,7 @@ async def current_assignments(
     for chunk in batches:
         q = query if chunk is None else query.where(SegmentAssignment.member_id.in_(list(chunk)))
         for rid, mid, dim, value, conf, evidence, pinned in await conn.execute(q):
-            out.setdefault(mid, {})[dim] = CurrentRow(
-                rid, value, conf, json.dumps(evidence, sort_keys=True), pinned
-            )
+            out.setdefault(mid, {})[dim] = CurrentRow(rid, value, conf, evidence or {}, pinned)
     return out
 
 
@@ -217,9 +228,7 @@ async def write_decisions(
                 continue  # a pin is written once, by the override itself
             evidence = d.as_export()
             if old is not None and old.value == d.value:
-                if abs(old.confidence - d.confidence) > 1e-9 or old.evidence_json != json.dumps(
-                    evidence, sort_keys=True
-                ):
+                if abs(old.confidence - d.confidence) > 1e-9 or old.evidence != evidence:
                     refresh.append(
                         {
                             "rid": old.id,

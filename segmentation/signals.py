@@ -42,15 +42,42 @@ FLAG_NAMES: dict[int, str] = {
 
 TECHNICAL_FLAGS = CODE | TRACE | LOG | PATCH | CONFIG | COMMAND | INLINE_CODE
 
-# Code inside prose: `backticks`, calls like foo(), dotted.names, snake_case, camelCase,
-# --flags and paths. Two of them in one message is how programmers write, not others.
-_INLINE_CODE = re.compile(
-    r"`[^`\n]{2,80}`|\b[A-Za-z_]\w*\((?:[^()\n]{0,40})\)|\b[a-z_]\w*\.[a-z_]\w*(?:\.\w+)*\(|"
-    r"\b[a-z]+_[a-z_0-9]+\b|\b[a-z]+[A-Z][a-zA-Z0-9]+\b|(?<![\w-])--[a-z][a-z-]+\b|"
-    r"(?<![\w.])(?:/[\w.-]+){2,}|"
-    r"\b\w+\.(?:py|js|ts|c|h|cpp|go|rs|java|json|yaml|yml|toml|xml|cfg|conf|sh|clj|elm|rkt|html|css|jsx|tsx|"
-    r"rb|php|ini|log)\b"
+# Code inside prose: `backticks`, calls like foo(), snake_case, camelCase, --flags, paths
+# and file names. Two of them in one message is how programmers write, not others. Each
+# kind has a cheap literal guard so most messages never run its pattern.
+_INLINE_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("`", re.compile(r"`[^`\n]{2,80}`")),
+    ("(", re.compile(r"\b[A-Za-z_]\w*\([^()\n]{0,40}\)")),
+    ("_", re.compile(r"\b[a-z]+_[a-z_0-9]+\b")),
+    ("--", re.compile(r"(?<![\w-])--[a-z][a-z-]+\b")),
+    ("/", re.compile(r"(?<![\w.:/])(?:/[\w.-]+){2,}")),
+    (
+        ".",
+        re.compile(
+            r"\.(?:py|js|ts|c|h|cpp|go|rs|java|json|yaml|yml|toml|xml|cfg|conf|sh|clj|elm|rkt|html|css|jsx|tsx|rb|"
+            r"php|ini|log)\b"
+        ),
+    ),
 )
+_CAMEL_HINT = re.compile(r"[a-z][A-Z]")
+_CAMEL = re.compile(r"\b[a-z]+[A-Z][a-zA-Z0-9]+\b")
+
+
+def _inline_code(text: str) -> bool:
+    found = 0
+    for guard, pattern in _INLINE_KINDS:
+        if guard in text:
+            for _ in pattern.finditer(text):
+                found += 1
+                if found >= 2:
+                    return True
+    if _CAMEL_HINT.search(text):
+        for _ in _CAMEL.finditer(text):
+            found += 1
+            if found >= 2:
+                return True
+    return False
+
 
 #: Longest text scanned per message; a pasted 1 MB log says nothing more than its first 20 kB.
 MAX_SCAN = 20_000
@@ -460,6 +487,46 @@ _TRAILER = re.compile(
 )
 
 
+def _index_phrases() -> tuple[dict[str, list[tuple[int, str, Trigger]]], list[tuple[int, str, Trigger]]]:
+    """Word -> the phrase triggers it can set off, so a message only tries the patterns its words allow."""
+    by_word: dict[str, list[tuple[int, str, Trigger]]] = {}
+    by_fragment: list[tuple[int, str, Trigger]] = []
+    order = 0
+    for name, triggers in PHRASES.items():
+        for trigger in triggers:
+            entry = (order, name, trigger)
+            order += 1
+            for word in trigger.words:
+                by_word.setdefault(word, []).append(entry)
+            if trigger.fragments:
+                by_fragment.append(entry)
+    return by_word, by_fragment
+
+
+_PHRASE_WORDS, _PHRASE_FRAGMENTS = _index_phrases()
+_PHRASE_TRIGGER_WORDS = frozenset(_PHRASE_WORDS)
+
+
+def _phrases(lowered: str, words: frozenset[str]) -> tuple[str, ...]:
+    candidates: dict[int, tuple[str, Trigger]] = {}
+    for word in words & _PHRASE_TRIGGER_WORDS:
+        for order, name, trigger in _PHRASE_WORDS[word]:
+            candidates[order] = (name, trigger)
+    for order, name, trigger in _PHRASE_FRAGMENTS:
+        if order not in candidates and any(f in lowered for f in trigger.fragments):
+            candidates[order] = (name, trigger)
+    found: dict[str, None] = {}
+    for order in sorted(candidates):
+        name, trigger = candidates[order]
+        if name in found:
+            continue
+        if trigger.requires and trigger.requires.isdisjoint(words):
+            continue
+        if trigger.pattern.search(lowered) is not None:
+            found[name] = None
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageSignals:
     """What one message shows: bit flags, technical-term hits and self-description categories."""
@@ -526,7 +593,7 @@ def message_signals(
         flags |= TRACE
     if _COMMAND.search(text):
         flags |= COMMAND
-    if _at_least(_INLINE_CODE, text, 2):
+    if _inline_code(text):
         flags |= INLINE_CODE
     if _QUESTION_MARK.search(text) or _QUESTION.search(lowered, words):
         flags |= QUESTION
@@ -545,9 +612,7 @@ def message_signals(
     if _SOLVED.search(lowered, words):
         flags |= SOLVED
     tech = len(words & TECH_TERMS) if len(word_list) < 40 else sum(1 for w in word_list if w in TECH_TERMS)
-    phrases = tuple(
-        name for name, triggers in PHRASES.items() if any(t.search(lowered, words) for t in triggers)
-    )
+    phrases = _phrases(lowered, words)
     trailers: tuple[str, ...] = ()
     signed = f"{text}\n{signature}" if signature else text
     if "-by:" in signed or "-By:" in signed:

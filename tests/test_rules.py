@@ -11,7 +11,7 @@ from segmentation.classify import Previous, classify
 from segmentation.config import load_config
 from segmentation.domains import OrgKnowledge
 from segmentation.engagement import engagement
-from segmentation.features import IdentityFacts, MemberFeatures, MessageFacts, Profile, excerpt
+from segmentation.features import IdentityFacts, MemberFeatures, MessageFacts, Profile
 from segmentation.rules import RULE_NAMES, RULES, Params, RuleContext
 from segmentation.signals import message_signals
 
@@ -35,7 +35,7 @@ def features(
                 event_uid=f"mail:{i}",
                 occurred_at=AS_OF - timedelta(days=len(texts) - i),
                 signals=message_signals(text, patch_lines=patch),
-                excerpt=excerpt(text),
+                text=text,
                 signature=signature,
                 tz_offset_minutes=tz,
                 channel_hint=hint,

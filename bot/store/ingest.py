@@ -212,6 +212,7 @@ class Ingestor:
                     "username": _clean(actor.username, 200),
                     "display_name": _clip(actor.display_name, 200),
                     "email": _email_of(actor),
+                    "email_domain": _domain_of(_email_of(actor)),
                     "title": _clean(actor.title, 300),
                     "is_bot": actor.is_bot,
                     "first_seen": first,
@@ -246,6 +247,7 @@ class Ingestor:
                 values["title"] = _clip(actor.title, 300)
             if email := _email_of(actor):
                 values["email"] = email
+                values["email_domain"] = _domain_of(email)
             await conn.execute(
                 update(Identity)
                 .where(Identity.platform == actor.platform, Identity.external_id == actor.external_id)
@@ -383,6 +385,10 @@ def _email_of(actor: ActorRef) -> str | None:
     if not email or "@" not in email:
         return None
     return _clip(email.strip().lower(), 320)
+
+
+def _domain_of(email: str | None) -> str | None:
+    return email.rsplit("@", 1)[-1][:255] if email else None
 
 
 def _merge_actor(first: ActorRef, later: ActorRef) -> ActorRef:

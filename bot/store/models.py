@@ -80,6 +80,7 @@ class Identity(Base):
     __table_args__ = (
         UniqueConstraint("platform", "external_id", name="uq_identity_platform_external_id"),
         Index("ix_identity_email", "email"),
+        Index("ix_identity_email_domain", "email_domain"),
         Index("ix_identity_member_id", "member_id"),
     )
 
@@ -90,6 +91,8 @@ class Identity(Base):
     username: Mapped[str | None] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(320))
+    #: The part after "@", kept apart so "how many members write from this domain" is an index lookup.
+    email_domain: Mapped[str | None] = mapped_column(String(255))
     title: Mapped[str | None] = mapped_column(String(300))
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[datetime]
@@ -118,6 +121,7 @@ class Activity(Base):
     __tablename__ = "activity"
     __table_args__ = (
         Index("ix_activity_member_occurred", "member_id", "occurred_at"),
+        Index("ix_activity_occurred_at", "occurred_at"),
         Index("ix_activity_place_occurred", "place_id", "occurred_at"),
     )
 
