@@ -24,16 +24,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.clock import FrozenClock  # noqa: E402
-from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, ReactionAdded, event_uid  # noqa: E402
-from bot.store import open_store  # noqa: E402
-from bot.store.ingest import Ingestor  # noqa: E402
-from segmentation.config import load_config  # noqa: E402
-from segmentation.engine import SegmentationEngine  # noqa: E402
-from segmentation.rules import RULE_NAMES  # noqa: E402
+from bot.core.clock import FrozenClock
+from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, ReactionAdded, event_uid
+from bot.store import open_store
+from bot.store.ingest import Ingestor
+from segmentation.config import load_config
+from segmentation.engine import SegmentationEngine
+from segmentation.rules import RULE_NAMES
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
-DOMAINS = ["gmail.com", "intel.com", "redhat.com", "cs.example.edu", "acme-devices.de", "web.de", "hosting.example"]
+DOMAINS = [
+    "gmail.com",
+    "intel.com",
+    "redhat.com",
+    "cs.example.edu",
+    "acme-devices.de",
+    "web.de",
+    "hosting.example",
+]
 TEXTS = [
     "How do I install this on my phone? The app keeps crashing.",
     "Here is what I tried:\n```\n$ make\ncc -O2 -c foo.c\nfoo.c:12:3: error: unknown type\n```",
@@ -52,8 +60,12 @@ def events(members: int, activities: int, seed: int = 7):
     rnd = random.Random(seed)
     places = [PlaceRef("slack", f"C{i}", f"channel-{i}") for i in range(20)]
     actors = [
-        ActorRef("mail" if i % 3 == 0 else "slack", f"u{i}@{DOMAINS[i % len(DOMAINS)]}" if i % 3 == 0 else f"U{i}",
-                 f"Person {i}", email=f"u{i}@{DOMAINS[i % len(DOMAINS)]}")
+        ActorRef(
+            "mail" if i % 3 == 0 else "slack",
+            f"u{i}@{DOMAINS[i % len(DOMAINS)]}" if i % 3 == 0 else f"U{i}",
+            f"Person {i}",
+            email=f"u{i}@{DOMAINS[i % len(DOMAINS)]}",
+        )
         for i in range(members)
     ]
     # Activity is skewed: a few people write most of it, as in real communities.
@@ -65,11 +77,20 @@ def events(members: int, activities: int, seed: int = 7):
         at = END - timedelta(seconds=span * (1 - n / activities))
         uid = event_uid(actor.platform, f"m{n}")
         if n % 17 == 0 and recent:
-            yield ReactionAdded(uid=uid, actor=actor, target_uid=rnd.choice(recent), emoji="+1", occurred_at=at)
+            yield ReactionAdded(
+                uid=uid, actor=actor, target_uid=rnd.choice(recent), emoji="+1", occurred_at=at
+            )
             continue
         reply = rnd.choice(recent) if recent and n % 3 == 0 else None
-        yield MessagePosted(uid=uid, actor=actor, place=places[n % len(places)], occurred_at=at,
-                            text=MessageText(own=TEXTS[rnd.randrange(len(TEXTS))]), native_id=f"m{n}", reply_to=reply)
+        yield MessagePosted(
+            uid=uid,
+            actor=actor,
+            place=places[n % len(places)],
+            occurred_at=at,
+            text=MessageText(own=TEXTS[rnd.randrange(len(TEXTS))]),
+            native_id=f"m{n}",
+            reply_to=reply,
+        )
         recent.append(uid)
         if len(recent) > 200:
             recent.pop(0)
@@ -96,9 +117,14 @@ async def run(db: Path, members: int, activities: int, incremental: int) -> dict
     timings = []
     people = [ActorRef("mail", f"u{i}@gmail.com", f"Person {i}") for i in range(0, 3000, 3)]
     for i in range(incremental):
-        ev = MessagePosted(uid=event_uid("mail", f"inc{i}"), actor=people[i % len(people)],
-                           place=PlaceRef("mail", "list"), occurred_at=END + timedelta(seconds=i),
-                           text=MessageText(own=TEXTS[i % len(TEXTS)]), native_id=f"inc{i}")
+        ev = MessagePosted(
+            uid=event_uid("mail", f"inc{i}"),
+            actor=people[i % len(people)],
+            place=PlaceRef("mail", "list"),
+            occurred_at=END + timedelta(seconds=i),
+            text=MessageText(own=TEXTS[i % len(TEXTS)]),
+            native_id=f"inc{i}",
+        )
         async with store.connection() as conn:
             await ingestor.ingest(conn, [ev])
         started = time.perf_counter()

@@ -116,22 +116,38 @@ def _prf(gold: list[str], pred: list[str]) -> dict[str, Any]:
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per[v] = {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
-                  "support": sum(1 for g in gold if g == v)}
+        per[v] = {
+            "precision": round(precision, 3),
+            "recall": round(recall, 3),
+            "f1": round(f1, 3),
+            "support": sum(1 for g in gold if g == v),
+        }
     macro = sum(p["f1"] for p in per.values()) / len(per) if per else 0.0
     answered = sum(1 for p in pred if p != "unknown")
-    return {"macro_f1": round(macro, 3), "accuracy": round(sum(g == p for g, p in zip(gold, pred, strict=True))
-            / len(gold), 3) if gold else 0.0, "answered": answered, "scored": len(gold), "values": per}
+    return {
+        "macro_f1": round(macro, 3),
+        "accuracy": round(sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold), 3)
+        if gold
+        else 0.0,
+        "answered": answered,
+        "scored": len(gold),
+        "values": per,
+    }
 
 
 async def evaluate(db: Path, *, details: bool) -> dict[str, Any]:
-    labels = [json.loads(line) for line in (HERE / "segmentation_eval" / "labels.jsonl").read_text().splitlines()]
+    labels = [
+        json.loads(line) for line in (HERE / "segmentation_eval" / "labels.jsonl").read_text().splitlines()
+    ]
     data = shared_data()
     store = await open_store(f"sqlite+aiosqlite:///{db}")
     started = time.perf_counter()
     try:
-        sources = [*discover_mbox([data / "mail-linux-raid" / "linux-raid.mbox.gz"]),
-                   ChatSource("slack-qa", slack_posts()), ChatSource("gitter", gitter_posts())]
+        sources = [
+            *discover_mbox([data / "mail-linux-raid" / "linux-raid.mbox.gz"]),
+            ChatSource("slack-qa", slack_posts()),
+            ChatSource("gitter", gitter_posts()),
+        ]
         summary = await import_sources(store, sources)
         imported = time.perf_counter() - started
         engine = SegmentationEngine(store, config=load_config(known_rules=RULE_NAMES))
@@ -139,16 +155,23 @@ async def evaluate(db: Path, *, details: bool) -> dict[str, Any]:
         predictions: dict[str, dict[str, str]] = {}
         reasons: dict[str, dict[str, Any]] = {}
         async with store.connection() as conn:
-            emails = dict((await conn.execute(select(Identity.member_id, Identity.external_id)
-                                              .where(Identity.platform == "mail"))).all())
+            emails = dict(
+                (
+                    await conn.execute(
+                        select(Identity.member_id, Identity.external_id).where(Identity.platform == "mail")
+                    )
+                ).all()
+            )
             async for view in member_views(conn):
                 ident = view.identities[0] if view.identities else None
                 if ident is None:
                     continue
                 key = mail_key(emails[view.member_id]) if ident.platform == "mail" else ident.external_id
                 predictions[key] = {d: view.dimensions.get(d, {}).get("value", "unknown") for d in DIMENSIONS}
-                reasons[key] = {d: [e.get("says") for e in view.dimensions.get(d, {}).get("evidence", [])
-                                    if "says" in e] for d in DIMENSIONS}
+                reasons[key] = {
+                    d: [e.get("says") for e in view.dimensions.get(d, {}).get("evidence", []) if "says" in e]
+                    for d in DIMENSIONS
+                }
     finally:
         await store.close()
     result: dict[str, Any] = {
@@ -171,7 +194,8 @@ async def evaluate(db: Path, *, details: bool) -> dict[str, Any]:
             part = [lab for lab in scored if lab["source"] == source]
             if part:
                 result["by_source"].setdefault(source, {})[dim] = _prf(
-                    [lab[dim] for lab in part], [predictions.get(lab["key"], {}).get(dim, "unknown") for lab in part]
+                    [lab[dim] for lab in part],
+                    [predictions.get(lab["key"], {}).get(dim, "unknown") for lab in part],
                 )["macro_f1"]
     if details:
         confusion: dict[str, Counter[str]] = defaultdict(Counter)
@@ -182,8 +206,16 @@ async def evaluate(db: Path, *, details: bool) -> dict[str, Any]:
                 if lab[dim] != "unknown":
                     confusion[dim][f"{lab[dim]} -> {p}"] += 1
                     if p != lab[dim]:
-                        errors.append({"key": lab["key"], "dim": dim, "gold": lab[dim], "pred": p,
-                                       "basis": lab["basis"], "why": reasons.get(lab["key"], {}).get(dim)})
+                        errors.append(
+                            {
+                                "key": lab["key"],
+                                "dim": dim,
+                                "gold": lab[dim],
+                                "pred": p,
+                                "basis": lab["basis"],
+                                "why": reasons.get(lab["key"], {}).get(dim),
+                            }
+                        )
         result["confusion"] = {d: dict(c.most_common()) for d, c in confusion.items()}
         result["errors"] = errors
     return result
