@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from adapters.base import ImportBatch
 from adapters.imports.mbox import MboxSource, discover_mbox
 from adapters.imports.mbox_split import FROM_LINE, CountingReader, split_records
+from adapters.imports.parser_pool import ParserPool, PoolBroken
 from bot.core.errors import ImportFailure
 from bot.core.events import Event, MessagePosted
 from bot.importing import ImportSummary, import_sources
@@ -332,3 +333,20 @@ async def test_linux_raid_archive_end_to_end(shared_data: Path, store: Store) ->
     assert distinct == 19_486
     again = await import_sources(store, discover_mbox([archive]))
     assert (again.imported, again.unchanged) == (0, 1)
+
+
+def test_parser_pool_keeps_order_and_reports_a_dead_worker(tmp_path: Path) -> None:
+    chunks = [records(write_mbox(tmp_path / f"{n}.mbox", n)) for n in (3, 1, 4, 1, 5)]
+    with ParserPool(2) as pool:
+        for chunk in chunks:
+            pool.submit(chunk, None)
+        sizes = [len(pool.result()) for _ in chunks]
+        assert sizes == [3, 1, 4, 1, 5] and pool.pending == 0
+        pool.submit(chunks[0], None)  # chunk 5: worker 1
+        victim = pool._workers[0].proc  # chunk 6 goes to worker 0, which dies first
+        victim.kill()
+        victim.wait()
+        pool.submit(chunks[1], None)
+        assert len(pool.result()) == 3
+        with pytest.raises(PoolBroken):
+            pool.result()

@@ -1,10 +1,10 @@
 """``cohortbot import mbox``: mbox/mboxrd files and folders as resumable, parallel archive sources.
 
 The reader thread (driven by ``bot.importing``) decompresses and splits; parsing, the
-expensive part, runs in a small process pool fed chunks of raw messages with a bounded
-number in flight, so memory stays flat whatever the archive size and the writer in the
-main process overlaps with the parsers. Small files are parsed inline: a pool costs more
-to start than they take to read.
+expensive part, runs in a few child processes (``parser_pool``) fed chunks of raw messages
+with a bounded number in flight, so memory stays flat whatever the archive size and the
+writer in the main process overlaps with the parsers. Small files are parsed inline: the
+processes cost more to start than such files take to read.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import lzma
-import multiprocessing
 import os
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 from adapters.base import ImportBatch
 from adapters.imports.mail_parse import MessageRow, ParseResult, RowDecoder, Skip, parse_row
 from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records
+from adapters.imports.parser_pool import ParserPool, PoolBroken
 from bot.core.errors import ImportFailure
 from bot.core.events import Event
 
@@ -133,44 +131,38 @@ def _parse_in_pool(
 ) -> Iterator[tuple[list[ParseResult], int]]:
     """Results in source order, with at most a few chunks in flight so memory stays bounded.
 
-    If the pool breaks (a worker killed for memory, or a script without the
-    ``if __name__ == "__main__":`` guard that process start-up needs), the chunks in flight
-    and the rest of the file are parsed in this thread instead: slower, never lost.
+    If a parser process dies (killed for memory, say), the chunks in flight and the rest
+    of the file are parsed in this thread instead: slower, never lost.
     """
-    # forkserver: the reader is a thread inside an asyncio program, where fork() is unsafe.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # Workers forked from a server that already imported the parser start in milliseconds.
-        context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     decode = RowDecoder()
-    in_flight: deque[tuple[Future[list[MessageRow | Skip]], _Chunk]] = deque()
+    in_flight: deque[_Chunk] = deque()
     limit = workers * 2 + 1
     source = iter(chunks)
-
-    def oldest() -> tuple[list[ParseResult], int]:
-        future, (_, done_at) = in_flight[0]
-        rows = future.result()  # raises BrokenProcessPool with the chunk still in in_flight
-        in_flight.popleft()
-        return _decoded(rows, decode), done_at
-
+    try:
+        pool = ParserPool(workers)
+    except OSError as exc:
+        log.warning("cannot start parser processes (%s); parsing in the reader thread", exc)
+        yield from _parse_inline(source, list_hint)
+        return
     try:
         for chunk in source:
-            in_flight.append((pool.submit(parse_records, chunk[0], list_hint), chunk))
+            pool.submit(chunk[0], list_hint)
+            in_flight.append(chunk)
             while len(in_flight) >= limit:
-                yield oldest()
+                rows = pool.result()
+                yield _decoded(rows, decode), in_flight.popleft()[1]
         while in_flight:
-            yield oldest()
-    except BrokenProcessPool as exc:
-        log.warning("parser processes failed (%s); parsing the rest in the reader thread", exc)
-        pending = [chunk for _, chunk in in_flight]
+            rows = pool.result()
+            yield _decoded(rows, decode), in_flight.popleft()[1]
+    except PoolBroken as exc:
+        log.warning("%s; parsing the rest in the reader thread", exc)
+        pending = list(in_flight)
         in_flight.clear()
         for records, done_at in pending:
             yield _decoded(parse_records(records, list_hint), decode), done_at
         yield from _parse_inline(source, list_hint)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()
 
 
 def _group(
