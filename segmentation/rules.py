@@ -187,7 +187,8 @@ def asks_basic_questions(ctx: RuleContext, p: Params) -> Finding | None:
     n = f.basic_questions
     rate = 100 * f.tech_terms / f.words if f.words else 0.0
     # Someone who also talks shop (threads, APIs, drivers) is asking a newcomer's question, not a user's.
-    if n and f.share(n) >= p.get("min_share", 0.3) and f.technical_messages <= n and rate < 1.0:
+    talks_shop = f.tech_terms >= 3 and rate >= 1.0
+    if n and f.share(n) >= p.get("min_share", 0.3) and f.technical_messages <= n and not talks_shop:
         return Finding(
             "non_technical",
             f"asked {_n(n, 'basic usage question')}",

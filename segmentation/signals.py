@@ -392,7 +392,9 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
             r"\b(?:we (?:ship|build|make|design|manufacture|sell) (?:boards?|devices?|hardware|appliances?|"
             r"controllers?|chips?|servers?|storage (?:systems?|arrays?|appliances?)|nas (?:boxes|devices|"
             r"products))|our (?:boards?|firmware|hardware|devices?|soc|socs|chips?|silicon|appliances?|"
-            r"controllers?|hba|asic|fpga|storage (?:products?|appliances?|arrays?)))\b",
+            r"controllers?|hba|asic|fpga|storage (?:products?|appliances?|arrays?))|"
+            r"we ship (?:about |around |over )?[\d,.]+ ?k? (?:units|devices|boards)|"
+            r"our (?:\w+ ){1,3}(?:boards?|devices?|appliances?|routers?|gateways?|hardware))\b",
             requires=_WE,
         ),
         _t(
@@ -457,10 +459,12 @@ PHRASES: dict[str, tuple[Trigger, ...]] = {
     ),
     "small_org": (
         _t(
-            "small startup start-up team one-man two-person few employees shop",
+            "small startup start-up team one-man two-person few employees shop people devs developers",
             r"\b(?:(?:we are|we're|i work (?:at|for)|our) (?:a |the )?(?:small|tiny) (?:company|team|startup|"
-            r"business|shop|firm)|start-?up|small business|team of (?:two|three|four|five|\d) |one-man|"
-            r"two-person|few employees)\b",
+            r"business|shop|firm)|start-?up|small business|small shop|team of (?:two|three|four|five|\d+)\b|"
+            r"(?:we(?:'re| are) |company of |here, )(?:\d{1,2}|two|three|four|five|six|seven|eight|nine|ten) "
+            r"(?:people|employees|devs|developers)\b|"
+            r"one-man|two-person|few employees)\b",
         ),
     ),
     "large_org": (

@@ -22,10 +22,12 @@ from adapters.imports.mbox import discover_mbox
 from adapters.imports.slack_export import discover_slack_export
 from bot.demo.generate import DEFAULT_MEMBERS, DEFAULT_SEED, DemoFiles, generate_demo
 from bot.demo.report import render
+from bot.demo.segments import classify_demo, render_segments
 from bot.importing import ImportSummary, SilentReporter, import_sources
 from bot.progress import RichReporter
 from bot.store import open_store
 from bot.store.overview import Overview, community_overview
+from segmentation.engine import ClassifyReport
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class DemoResult:
     overview: Overview
     db_url: str
     seconds: float
+    classified: ClassifyReport | None = None
+    agreement: dict[str, float] | None = None
 
 
 def demo_db_url(out_dir: Path) -> str:
@@ -83,16 +87,30 @@ async def run_demo(
         else:
             summary = await import_sources(store, sources, reporter=SilentReporter())
         overview = await community_overview(store)
+        with console.status("Classifying every member…"):
+            report, config = await classify_demo(store)
+        if show:
+            render(console, overview, summary, where=str(out_dir), db=_safe(url))
+        agreement = {}
+        if show:
+            agreement = await render_segments(console, store, report=report, config=config, out_dir=out_dir)
     finally:
         await store.close()
     seconds = time.perf_counter() - started
-    log.info("demo: %s; %.1fs", summary.line(), seconds)
+    log.info("demo: %s; %s; %.1fs", summary.line(), report.line(), seconds)
     if show:
-        render(console, overview, summary, where=str(out_dir), db=_safe(url))
         console.print(
             f"[dim]Ground truth for every member: {out_dir / 'manifest.json'}; took {seconds:.1f}s[/dim]"
         )
-    return DemoResult(files=files, summary=summary, overview=overview, db_url=url, seconds=seconds)
+    return DemoResult(
+        files=files,
+        summary=summary,
+        overview=overview,
+        db_url=url,
+        seconds=seconds,
+        classified=report,
+        agreement=agreement,
+    )
 
 
 def _safe(url: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import UnknownMember
@@ -254,4 +254,43 @@ async def recent_activity(conn: AsyncConnection, member_id: int, *, limit: int =
                 excerpt=text[:160] + ("…" if len(text) > 160 else ""),
             )
         )
+    return out
+
+
+async def segment_sizes(conn: AsyncConnection) -> dict[str, int]:
+    """Members per segment, from each member's current segments (bots have none)."""
+    sizes: dict[str, int] = {}
+    for (names,) in await conn.execute(select(MemberFeatureRow.segments)):
+        for name in names or ():
+            sizes[name] = sizes.get(name, 0) + 1
+    return sizes
+
+
+async def dimension_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+    """Members per value of each dimension (current decisions only)."""
+    out: dict[str, dict[str, int]] = {}
+    rows = await conn.execute(
+        select(SegmentAssignment.dimension, SegmentAssignment.value, func.count())
+        .where(SegmentAssignment.current.is_(True))
+        .group_by(SegmentAssignment.dimension, SegmentAssignment.value)
+    )
+    for dimension, value, count in rows:
+        out.setdefault(dimension, {})[value] = count
+    return out
+
+
+async def member_ids_by_identity(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Member ids for (platform, external_id) pairs, for callers that know people by account."""
+    out: dict[tuple[str, str], int] = {}
+    for i in range(0, len(keys), 500):
+        chunk = list(keys[i : i + 500])
+        rows = await conn.execute(
+            select(Identity.platform, Identity.external_id, Identity.member_id).where(
+                tuple_(Identity.platform, Identity.external_id).in_(chunk)
+            )
+        )
+        for platform, external_id, member_id in rows:
+            out[(platform, external_id)] = member_id
     return out
