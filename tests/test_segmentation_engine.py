@@ -1,0 +1,250 @@
+"""The segmentation engine on a real database: rebuild, incremental updates, pins, history, evidence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.core.clock import FrozenClock
+from bot.core.errors import BadArgument
+from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, ReactionAdded, event_uid
+from bot.store import Store
+from bot.store.ingest import Ingestor
+from bot.store.models import SegmentAssignment
+from bot.store.queries import member_views, resolve_member
+from segmentation.config import load_config
+from segmentation.engine import SegmentationEngine
+from segmentation.rules import RULE_NAMES
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LIST = PlaceRef("mail", "dev.lists.example.org", "dev")
+
+
+def mail(
+    mid: str,
+    sender: str,
+    text: str,
+    *,
+    at: datetime,
+    reply: str | None = None,
+    patch: int = 0,
+    signature: str = "",
+) -> MessagePosted:
+    return MessagePosted(
+        uid=event_uid("mail", mid),
+        actor=ActorRef("mail", sender, sender.split("@")[0]),
+        place=LIST,
+        occurred_at=at,
+        text=MessageText(own=text, patch_lines=patch, signature=signature),
+        native_id=mid,
+        reply_to=event_uid("mail", reply) if reply else None,
+        tz_offset_minutes=60,
+    )
+
+
+async def ingest(store: Store, events: list) -> None:
+    async with store.connection() as conn:
+        await Ingestor().ingest(conn, events)
+
+
+def engine(store: Store, now: datetime = T0 + timedelta(days=2)) -> SegmentationEngine:
+    return SegmentationEngine(store, config=load_config(known_rules=RULE_NAMES), clock=FrozenClock(now))
+
+
+async def dims(store: Store, ref: str) -> dict[str, dict]:
+    async with store.connection() as conn:
+        mid = await resolve_member(conn, ref)
+        (view,) = [v async for v in member_views(conn, member_ids=[mid])]
+    return view.dimensions
+
+
+async def features_of(store: Store, ref: str) -> dict:
+    from bot.store.models import MemberFeatureRow
+
+    async with store.connection() as conn:
+        mid = await resolve_member(conn, ref)
+        return (
+            await conn.execute(select(MemberFeatureRow.features).where(MemberFeatureRow.member_id == mid))
+        ).scalar_one()
+
+
+THREAD = [
+    mail("q1", "ann@gmail.com", "How do I install the app on my phone? I'm not technical.", at=T0),
+    mail(
+        "a1",
+        "bob@suse.com",
+        "Run:\n$ sudo apt-get install syncwell\nthen restart it.",
+        at=T0 + timedelta(hours=1),
+        reply="q1",
+    ),
+    mail("t1", "ann@gmail.com", "Thanks, that worked!", at=T0 + timedelta(hours=2), reply="a1"),
+    mail("p1", "bob@suse.com", "md: fix a resync race", at=T0 + timedelta(days=1), patch=40),
+]
+
+
+async def test_rebuild_classifies_with_evidence_and_segments(store: Store) -> None:
+    await ingest(store, THREAD)
+    report = await engine(store).rebuild()
+    assert report.members == 2 and report.activities == 4
+    bob = await dims(store, "bob@suse.com")
+    assert bob["skill"]["value"] == "technical"
+    assert bob["purpose"]["value"] == "business"
+    assert bob["org_type"]["value"] == "isv"
+    says = [e["says"] for e in bob["skill"]["evidence"] if "says" in e]
+    assert any("patch" in s for s in says)
+    assert any("message" in e for e in bob["skill"]["evidence"]), "own messages are cited as examples"
+    ann = await dims(store, "ann@gmail.com")
+    assert ann["skill"]["value"] == "non_technical"
+    assert ann["purpose"]["value"] == "volunteer"
+
+
+async def test_thanks_reply_credits_the_helper(store: Store) -> None:
+    await ingest(store, THREAD)
+    await engine(store).rebuild()
+    bob = await features_of(store, "bob@suse.com")
+    assert bob["answers"] == 1, "a reply to someone else's question is an answer"
+    assert (bob["thanks_received"], bob["solved_received"]) == (1, 1)
+    ann = await features_of(store, "ann@gmail.com")
+    assert ann["thanks_received"] == 0 and ann["thanks_given"] == 1
+
+
+async def test_reaction_thanks_counts_for_the_author(store: Store) -> None:
+    await ingest(store, THREAD)
+    react = ReactionAdded(
+        uid=event_uid("mail", "r1"),
+        actor=ActorRef("mail", "cid@gmail.com", "cid"),
+        target_uid=event_uid("mail", "a1"),
+        emoji="🙏",
+        occurred_at=T0 + timedelta(hours=3),
+    )
+    await ingest(store, [react])
+    await engine(store).rebuild()
+    assert (await features_of(store, "bob@suse.com"))["thanks_received"] == 2
+
+
+async def test_incremental_update_folds_each_activity_exactly_once(store: Store) -> None:
+    await ingest(store, THREAD[:2])
+    eng = engine(store)
+    await eng.update()
+    await eng.update()  # nothing new: nothing counted twice
+    assert (await features_of(store, "bob@suse.com"))["messages"] == 1
+    await ingest(store, THREAD[2:])
+    report = await eng.update()
+    assert report.activities == 2
+    bob = await features_of(store, "bob@suse.com")
+    assert bob["messages"] == 2 and bob["thanks_received"] == 1
+    # The incremental result equals a rebuild from scratch.
+    await eng.rebuild()
+    rebuilt = await features_of(store, "bob@suse.com")
+    assert {k: rebuilt[k] for k in ("messages", "answers", "thanks_received", "flags")} == {
+        k: bob[k] for k in ("messages", "answers", "thanks_received", "flags")
+    }
+
+
+async def test_override_survives_classify_all_and_can_be_released(store: Store) -> None:
+    await ingest(store, THREAD)
+    eng = engine(store)
+    await eng.rebuild()
+    async with store.connection() as conn:
+        bob = await resolve_member(conn, "bob@suse.com")
+    await eng.set_override(bob, "org_type", "device_maker", by="alice")
+    await eng.rebuild()
+    await eng.update(everyone=True)
+    pinned = (await dims(store, "bob@suse.com"))["org_type"]
+    assert (pinned["value"], pinned["pinned_by"]) == ("device_maker", "alice")
+    await eng.clear_override(bob, "org_type", by="alice")
+    released = (await dims(store, "bob@suse.com"))["org_type"]
+    assert released["value"] == "isv" and "pinned_by" not in released
+
+
+async def test_override_rejects_unknown_dimensions_and_values(store: Store) -> None:
+    await ingest(store, THREAD)
+    eng = engine(store)
+    with pytest.raises(BadArgument, match="unknown dimension"):
+        await eng.set_override(1, "shoe_size", "42", by="alice")
+    with pytest.raises(BadArgument, match="not a value of skill"):
+        await eng.set_override(1, "skill", "wizard", by="alice")
+
+
+async def test_history_keeps_movements_and_ruleset_version(store: Store) -> None:
+    await ingest(store, [mail("x1", "dee@gmail.com", "hello all", at=T0)])
+    eng = engine(store)
+    await eng.rebuild()
+    await ingest(
+        store,
+        [
+            mail(
+                f"x{i}", "dee@gmail.com", "```\nint main(void) { return 0; }\n```", at=T0 + timedelta(hours=i)
+            )
+            for i in range(2, 6)
+        ],
+    )
+    await eng.update()
+    async with store.connection() as conn:
+        mid = await resolve_member(conn, "dee@gmail.com")
+        rows = (
+            await conn.execute(
+                select(SegmentAssignment.value, SegmentAssignment.current, SegmentAssignment.ruleset_version)
+                .where(SegmentAssignment.member_id == mid, SegmentAssignment.dimension == "skill")
+                .order_by(SegmentAssignment.id)
+            )
+        ).all()
+    assert [(r.value, r.current) for r in rows] == [("unknown", False), ("technical", True)]
+    assert all(r.ruleset_version == eng.config.ruleset_version for r in rows)
+
+
+async def test_reclassifying_a_settled_community_writes_nothing(store: Store) -> None:
+    await ingest(store, THREAD)
+    eng = engine(store)
+    await eng.rebuild()
+    async with store.connection() as conn:
+        before = (await conn.execute(select(func.count()).select_from(SegmentAssignment))).scalar_one()
+    report = await eng.rebuild()
+    assert (report.moved, report.refreshed) == (0, 0)
+    async with store.connection() as conn:
+        assert (
+            await conn.execute(select(func.count()).select_from(SegmentAssignment))
+        ).scalar_one() == before
+
+
+async def test_archive_is_judged_as_of_its_own_end(store: Store) -> None:
+    await ingest(store, THREAD)
+    eng = engine(store, now=T0 + timedelta(days=400))
+    report = await eng.rebuild()
+    assert report.as_of.date() == (T0 + timedelta(days=2)).date()
+    assert (await dims(store, "ann@gmail.com"))["engagement"]["value"] == "newcomer"
+
+
+async def test_bots_get_no_decisions(store: Store) -> None:
+    bot = MessagePosted(
+        uid=event_uid("mail", "b1"),
+        actor=ActorRef("mail", "ci@example.org", "CI", is_bot=True),
+        place=LIST,
+        occurred_at=T0,
+        text=MessageText(own="Build passed"),
+        native_id="b1",
+    )
+    await ingest(store, [bot, *THREAD])
+    await engine(store).rebuild()
+    assert await dims(store, "ci@example.org") == {}
+
+
+async def test_signed_off_patches_reveal_the_employer_behind_free_mail(store: Store) -> None:
+    patches = [
+        mail(
+            f"s{i}",
+            "dev@gmail.com",
+            f"md: fix {i}",
+            at=T0 + timedelta(hours=i),
+            patch=30,
+            signature="Signed-off-by: Dev Person <dev@intel.com>",
+        )
+        for i in range(3)
+    ]
+    await ingest(store, patches)
+    await engine(store).rebuild()
+    dev = await dims(store, "dev@gmail.com")
+    assert dev["purpose"]["value"] == "business"
+    assert dev["org_type"]["value"] == "device_maker"
