@@ -350,3 +350,17 @@ def test_parser_pool_keeps_order_and_reports_a_dead_worker(tmp_path: Path) -> No
         assert len(pool.result()) == 3
         with pytest.raises(PoolBroken):
             pool.result()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_archive_is_an_import_failure(tmp_path: Path, damage: str) -> None:
+    packed = write_mbox(tmp_path / "a.mbox.gz", 400, opener=gzip.open).read_bytes()
+    data = bytearray(packed[: len(packed) // 2])
+    if damage == "corrupted":
+        data = bytearray(packed)
+        data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
+    bad = tmp_path / "bad.mbox.gz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImportFailure, match=r"bad\.mbox\.gz"):
+        for source in discover_mbox([bad]):
+            list(source.batches())

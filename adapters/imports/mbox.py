@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import lzma
 import os
-import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from pathlib import Path
 
 from adapters.base import ImportBatch
 from adapters.imports.mail_parse import MessageRow, ParseResult, RowDecoder, Skip, parse_row
-from adapters.imports.mbox_split import CountingReader, RawRecord, sniff, split_records
+from adapters.imports.mbox_split import DAMAGED, UNREADABLE, CountingReader, RawRecord, sniff, split_records
 from adapters.imports.parser_pool import ParserPool, PoolBroken
 from bot.core.errors import ImportFailure
 from bot.core.events import Event
@@ -99,7 +97,7 @@ class MboxSource:
             yield from _group(parsed, position=skipped_ahead, size=self.batch_size)
         except OSError as exc:  # truncated .gz, I/O error: say which file
             raise ImportFailure(f"{self.path}: read failed: {exc}") from exc
-        except (EOFError, zlib.error, lzma.LZMAError) as exc:
+        except DAMAGED as exc:
             raise ImportFailure(f"{self.path}: compressed file is damaged or truncated ({exc})") from exc
         finally:
             reader.close()
@@ -222,7 +220,7 @@ def discover_mbox(
                     continue
                 try:
                     kind = _sniff_file(candidate)
-                except (OSError, EOFError) as exc:
+                except UNREADABLE as exc:
                     log.info("skipping %s: %s", candidate, exc)
                     continue
                 if kind is None:
@@ -233,7 +231,7 @@ def discover_mbox(
             continue
         try:
             kind = _sniff_file(path)
-        except (OSError, EOFError) as exc:
+        except UNREADABLE as exc:
             raise ImportFailure(f"{path}: cannot read: {exc}") from exc
         if kind is None:
             raise ImportFailure(f"{path}: not an mbox file or a mail message")
