@@ -7,10 +7,12 @@ without the ``if __name__ == "__main__":`` guard), while ``fork`` is unsafe in a
 that runs an event loop and database threads. These children are started as
 ``python -m adapters.imports.parser_pool`` and import only the parser.
 
-Protocol: length-prefixed pickles over the child's stdin and stdout, one frame per chunk
-each way. Chunk *i* goes to worker *i mod n*; each worker answers in order, so reading the
-workers round-robin yields results in submission order. A writer thread per worker feeds
-its stdin, so a worker blocked on a full stdout pipe can never block the caller.
+Protocol: one frame per chunk each way. Raw messages go down as a small header (counts and
+lengths) followed by the message bytes themselves, written with ``os.writev`` by a writer
+thread per worker: no pickling and no copy of ~170 MB under the parent's GIL. Rows come
+back as length-prefixed pickles. Chunk *i* goes to worker *i mod n*; each worker answers in
+order, so reading the workers round-robin yields results in submission order. The writer
+threads mean a worker blocked on a full stdout pipe can never block the caller.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import struct
 import subprocess
 import sys
 import threading
+from array import array
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")
+_CHUNK_HEAD = struct.Struct("=QQ")  # messages, bytes of list hint (the child is this machine)
+_IOV_MAX = 512  # buffers per writev call, well below every platform's IOV_MAX
 
 
 class PoolBroken(Exception):
@@ -49,7 +54,55 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes:
 
 def _read_frame(stream: IO[bytes]) -> Any:
     (size,) = _LENGTH.unpack(_read_exact(stream, _LENGTH.size))
-    return pickle.loads(_read_exact(stream, size))  # noqa: S301 - frames from our own child/parent
+    return pickle.loads(_read_exact(stream, size))  # noqa: S301 - frames from our own child
+
+
+def _chunk_parts(records: list[tuple[bytes, bytes]], list_hint: str | None) -> list[bytes]:
+    """A chunk as buffers for writev: header, lengths, then every From_ line and message as is."""
+    hint = (list_hint or "").encode("utf-8")
+    lengths = array("Q")
+    parts: list[bytes] = [b"", b""]
+    for envelope, raw in records:
+        lengths.append(len(envelope))
+        lengths.append(len(raw))
+        parts.append(envelope)
+        parts.append(raw)
+    parts[0] = _CHUNK_HEAD.pack(len(records), len(hint)) + hint
+    parts[1] = lengths.tobytes()
+    return parts
+
+
+def _read_chunk(stream: IO[bytes]) -> tuple[list[tuple[bytes, bytes]], str | None]:
+    count, hint_size = _CHUNK_HEAD.unpack(_read_exact(stream, _CHUNK_HEAD.size))
+    hint = _read_exact(stream, hint_size).decode("utf-8") if hint_size else None
+    lengths = array("Q")
+    lengths.frombytes(_read_exact(stream, 16 * count))
+    data = _read_exact(stream, sum(lengths))
+    records = []
+    pos = 0
+    for i in range(0, 2 * count, 2):
+        mid = pos + lengths[i]
+        end = mid + lengths[i + 1]
+        records.append((data[pos:mid], data[mid:end]))
+        pos = end
+    return records, hint
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """writev every buffer, resuming after partial writes."""
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        batch = views[:_IOV_MAX]
+        written = os.writev(fd, batch)
+        done = 0
+        for view in batch:
+            if written >= len(view):
+                written -= len(view)
+                done += 1
+            else:
+                views[done] = view[written:]
+                break
+        del views[:done]
 
 
 class _Worker:
@@ -57,7 +110,7 @@ class _Worker:
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
-        self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
         self.writer = threading.Thread(target=self._write, name="mail-parser-feed", daemon=True)
         self.writer.start()
 
@@ -65,9 +118,8 @@ class _Worker:
         stdin = self.proc.stdin
         assert stdin is not None
         try:
-            while (item := self.outbox.get()) is not None:
-                stdin.write(item)
-                stdin.flush()
+            while (parts := self.outbox.get()) is not None:
+                _write_all(stdin.fileno(), parts)
         except OSError:  # the child is gone; the reader side reports it
             pass
         finally:
@@ -111,7 +163,7 @@ class ParserPool:
         return self._sent - self._received
 
     def submit(self, records: list[tuple[bytes, bytes]], list_hint: str | None) -> None:
-        self._workers[self._sent % len(self._workers)].outbox.put(_frame((records, list_hint)))
+        self._workers[self._sent % len(self._workers)].outbox.put(_chunk_parts(records, list_hint))
         self._sent += 1
 
     def result(self) -> Any:
@@ -139,7 +191,7 @@ def _child_main() -> None:
     sys.stdout = sys.stderr  # nothing but frames may reach the pipe
     while True:
         try:
-            records, list_hint = _read_frame(stdin)
+            records, list_hint = _read_chunk(stdin)
         except EOFError:
             return
         try:
