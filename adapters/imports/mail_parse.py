@@ -35,7 +35,7 @@ from adapters.imports.mail_headers import (
     received_date,
     split_head,
 )
-from adapters.imports.mail_text import split_text
+from adapters.imports.mail_text import split_parts
 from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, content_uid, event_uid
 
 PLATFORM = "mail"
@@ -285,9 +285,8 @@ def _parse(
     if envelope and ">From " in words:
         words = _MBOXRD.sub(r"\1", words)
     if words:
-        t = split_text(words, attachments=content.attachments)
-        text = (t.own[:MAX_OWN_CHARS], t.signature[:MAX_SIGNATURE_CHARS], t.quoted_lines, t.patch_lines,
-                t.attachments)
+        own, signature, quoted, patch, attachments = split_parts(words, attachments=content.attachments)
+        text = (own[:MAX_OWN_CHARS], signature[:MAX_SIGNATURE_CHARS], quoted, patch, attachments)
     else:
         text = ("", "", 0, 0, content.attachments)
     subject = header_text(fields.get(b"subject")) or None

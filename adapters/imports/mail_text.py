@@ -113,6 +113,11 @@ def _nonblank_lines(text: str) -> int:
 
 def split_text(text: str, *, attachments: int = 0) -> MessageText:
     """The :class:`MessageText` of a decoded body (``\\n`` line ends expected, ``\\r`` tolerated)."""
+    return MessageText(*split_parts(text, attachments=attachments))
+
+
+def split_parts(text: str, *, attachments: int = 0) -> tuple[str, str, int, int, int]:
+    """:func:`split_text` as a plain tuple (own, signature, quoted, patch, attachments)."""
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
     if "\r" in text:
@@ -185,13 +190,7 @@ def split_text(text: str, *, attachments: int = 0) -> MessageText:
     words = "".join(own).strip()
     if "\n\n\n" in words:  # where quotes or patches were cut out
         words = _BLANK_RUNS.sub("\n\n", words)
-    return MessageText(
-        own=words,
-        signature=signature,
-        quoted_lines=quoted,
-        patch_lines=patch,
-        attachments=attachments,
-    )
+    return words, signature, quoted, patch, attachments
 
 
 def _claim(own: list[str], trailers: list[int], signed: list[str]) -> int:
