@@ -76,7 +76,12 @@ def _fields_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
         _any_case(first) + b"(?:" + b"|".join(_any_case(rest) for rest in rests) + b")"
         for first, rests in groups.items()
     )
-    return re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)")
+    # One class test first turns away continuation lines and unwanted names at once.
+    starts = sorted({c for n in names for c in n[:1] + n[:1].upper()})
+    initials = b"".join(re.escape(bytes([c])) for c in starts)
+    return re.compile(
+        rb"\n(?=[" + initials + rb"])(" + alternatives + rb")[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)"
+    )
 
 
 _PATTERNS: dict[frozenset[bytes], re.Pattern[bytes]] = {}
