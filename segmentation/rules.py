@@ -9,6 +9,7 @@ Rules never decide alone: ``classify`` adds up the weights per value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -594,6 +595,36 @@ def time_zone_region(ctx: RuleContext, p: Params) -> Finding | None:
     return Finding(place, f"{share:.0%} of mail sent from time zone {tz}", share)
 
 
+def active_hours_region(ctx: RuleContext, p: Params) -> Finding | None:
+    """When people are awake: the middle of a member's active hours, read as local mid-afternoon.
+
+    Weak on its own (night owls exist), so its weight is set below the decision threshold:
+    it corroborates a country domain or a time zone rather than deciding alone.
+    """
+    hours = ctx.features.hours_utc
+    total = sum(hours)
+    if total < p.get("min_activities", 20):
+        return None
+    # Circular mean of the hour of day, so 23:00 and 01:00 average to midnight, not noon.
+    x = sum(n * math.cos(2 * math.pi * h / 24) for h, n in enumerate(hours))
+    y = sum(n * math.sin(2 * math.pi * h / 24) for h, n in enumerate(hours))
+    spread = math.hypot(x, y) / total
+    if spread < p.get("min_concentration", 0.3):
+        return None  # active around the clock: a team account or a wanderer
+    centre_utc = (math.degrees(math.atan2(y, x)) / 15) % 24
+    offset = round(((_LOCAL_MIDDAY - centre_utc + 12) % 24) - 12) * 60
+    place = region_of_offset(offset) or region_of_offset(offset + 60) or region_of_offset(offset - 60)
+    if place is None:
+        return None
+    for d in ctx.domains:
+        if d.country and _consistent(d.country, place):
+            return Finding(d.country, f"active hours fit .{d.country.lower()}", spread)
+    return Finding(place, f"most active around {centre_utc:.0f}:00 UTC, afternoon in {place}", spread)
+
+
+_LOCAL_MIDDAY = 15.0  # the middle of a typical waking day (roughly 08:00 to 22:00)
+
+
 # ---- the table -----------------------------------------------------------------------
 # Order matters twice: within a dimension it is the order reasons are listed in; across
 # dimensions, purpose comes before org_type and org_size, which read its decision.
@@ -640,6 +671,7 @@ RULES: tuple[Rule, ...] = (
     # location
     Rule("country-domain", "location", country_domain),
     Rule("time-zone-region", "location", time_zone_region),
+    Rule("active-hours-region", "location", active_hours_region),
 )
 
 RULE_NAMES: frozenset[str] = frozenset(r.name for r in RULES)

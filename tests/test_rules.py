@@ -63,6 +63,16 @@ SIGNED_OFF = "Looks good to me.\n\nReviewed-by: Someone <someone@intel.com>"
 
 
 NOTHING = features("ok")
+
+
+def _hours(hours: range, count: int) -> MemberFeatures:
+    """Activity spread evenly over the given UTC hours."""
+    f = MemberFeatures()
+    for i in range(count):
+        f.add_activity(AS_OF.replace(hour=hours[i % len(hours)]) - timedelta(days=i % 20))
+    return f
+
+
 ANON = profile()
 
 Case = tuple[str, Callable[[], RuleContext], str | None]
@@ -204,6 +214,10 @@ CASES: list[Case] = [
     ("time-zone-region", lambda: ctx(features("a", "b", tz=330), ANON), "IN"),
     ("time-zone-region", lambda: ctx(features("a", "b", tz=60), profile("a@firma.de")), "DE"),
     ("time-zone-region", lambda: ctx(features("a", "b", tz=-300), ANON), "R-NAM"),
+    ("active-hours-region", lambda: ctx(_hours(range(7, 22), 45), ANON), "R-EU"),
+    ("active-hours-region", lambda: ctx(_hours(range(7, 22), 45), profile("a@firma.de")), "DE"),
+    ("active-hours-region", lambda: ctx(_hours(range(24), 48), ANON), None),
+    ("active-hours-region", lambda: ctx(_hours(range(7, 22), 5), ANON), None),
 ]
 
 
