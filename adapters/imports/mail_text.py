@@ -42,13 +42,17 @@ _TRAILER = re.compile(
 _DIFFSTAT = re.compile(r"^ (?:\S.*\|\s+(?:\d+|Bin\b)|\d+ files? changed|(?:create|delete) mode )")
 # The body of an inline patch: file headers, hunks (a context line stripped to nothing by a
 # mailer included), up to the first line no diff could contain or the "-- " signature line.
-_PATCH_RUN = re.compile(
-    r"(?:[ +@\\][^\n]*\n?|-(?!- ?$)[^\n]*\n?|\n|(?:diff |index |new file mode|deleted file mode|"
-    r"similarity index|dissimilarity index|rename (?:from|to) |copy (?:from|to) |old mode|new mode|"
-    r"Binary files|GIT binary patch|====|Only in )[^\n]*\n?)*",
+# Where an inline patch ends: the first line no diff could contain (a context line that a
+# mailer stripped to nothing included) or the "-- " signature line. Searching for that line
+# lets the regex engine jump from newline to newline instead of reading every character.
+_PATCH_END = re.compile(
+    r"\n(?![ +@\\\n]|-(?!- ?$)|diff |index |new file mode|deleted file mode|similarity index|"
+    r"dissimilarity index|rename (?:from|to) |copy (?:from|to) |old mode|new mode|Binary files|"
+    r"GIT binary patch|====|Only in )",
     re.MULTILINE,
 )
-_QUOTE_RUN = re.compile(r"(?:[ \t]{0,3}>[^\n]*\n?)+")
+_QUOTE_START = re.compile(r"[ \t]{0,3}>")
+_QUOTE_END = re.compile(r"\n(?![ \t]{0,3}>)")  # the first line after a quoted block
 _VERSION = re.compile(r"^\d+(?:\.\d+)+[\w.+-]*$|^git-send-email")
 _ORIGINAL = re.compile(r"^-{3,}\s*(?:Original Message|Forwarded message|Ursprüngliche Nachricht)", re.I)
 _FOOTER = "__________"
@@ -145,23 +149,21 @@ def split_parts(text: str, *, attachments: int = 0) -> tuple[str, str, int, int,
         line = text[start:end]
         nxt = pos = end + 1
         c = line[:1]
-        if c == ">" or c == " " or c == "\t":
-            run = _QUOTE_RUN.match(text, start)
-            if run is not None:
-                _drop_attribution(own)
-                quoted += _lines(text, start, run.end())
-                pos = run.end()
-                continue
+        if c == ">" or ((c == " " or c == "\t") and _QUOTE_START.match(text, start)):
+            stop = _QUOTE_END.search(text, start)
+            pos = stop.start() + 1 if stop else size
+            _drop_attribution(own)
+            quoted += _lines(text, start, pos)
+            continue
+        if c == " " or c == "\t":
             if _DIFFSTAT.match(line):
                 patch += 1
                 continue
         elif c == "-" or c == "d" or c == "I" or c == "_":
             if _starts_patch(text, line, nxt):
-                run = _PATCH_RUN.match(text, nxt)
-                patch += 1 + _claim(own, trailers, signed)
-                if run is not None:
-                    patch += _lines(text, nxt, run.end())
-                    pos = run.end()
+                stop = _PATCH_END.search(text, nxt - 1)
+                pos = stop.start() + 1 if stop else size
+                patch += 1 + _claim(own, trailers, signed) + _lines(text, nxt, pos)
                 continue
             if line.rstrip() == "--" or line == "-- ":
                 pos = _signature(text, nxt, sig)
