@@ -166,11 +166,16 @@ def _parse_in_pool(
 def _group(
     parsed: Iterator[tuple[list[ParseResult], int]], *, position: int, size: int
 ) -> Iterator[ImportBatch]:
-    """Batches of exactly ``size`` records (the last one shorter), whatever the chunking."""
+    """Batches of ``size`` records (the last one shorter), whatever the chunking.
+
+    The first batches are smaller (one chunk, then doubling) so the writer starts while
+    the parsers are still warming up, instead of waiting for a whole batch.
+    """
     events: list[Event] = []
     skipped: Counter[str] = Counter()
     records = 0
     progress = 0
+    limit = min(size, CHUNK)
     for results, progress in parsed:
         for result in results:
             if isinstance(result, Skip):
@@ -178,10 +183,11 @@ def _group(
             else:
                 events.append(result)
             records += 1
-            if records == size:
+            if records == limit:
                 position += records
                 yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
                 events, skipped, records = [], Counter(), 0
+                limit = min(size, limit * 2)
     if records:
         position += records
         yield ImportBatch(position, tuple(events), records, progress, dict(skipped))
