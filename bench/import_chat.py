@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 GUILD_ID = "800000000000000000"
 GUILD = "Acme Community"
@@ -237,14 +240,59 @@ def generate_export(folder: Path, *, messages: int, seed: int = 7, authors: int 
     return files
 
 
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux; children counts a parse process if the source used one.
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(own / 1024, 1), round(kids / 1024, 1)  # type: ignore[return-value]
+class ThreadClock:
+    """Samples per-thread CPU time of this process and the parser children's peak RSS (Linux /proc).
+
+    The threads show which one bounds the run. Children are read from /proc because
+    ``RUSAGE_CHILDREN`` reports the parent's size at fork time for a forked-then-exec'd child.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self.child_peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def _sample(self) -> None:
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime and stime are fields 14 and 15 of stat; 12 and 13 after the ")".
+            self.seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / self._tick
+        me = f"PPid:\t{os.getpid()}\n"
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                status = (proc / "status").read_text()
+            except OSError:
+                continue
+            if me in status:
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.child_peak_kb = max(self.child_peak_kb, int(line.split()[1]))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def __enter__(self) -> ThreadClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def busiest(self, n: int = 4) -> list[float]:
+        return sorted((round(v, 1) for v in self.seconds.values()), reverse=True)[:n]
 
 
-async def _import(folder: Path, db: Path) -> tuple[object, float]:
+async def _import(folder: Path, db: Path) -> tuple[Any, float]:
     from adapters.imports.discord_export import discover_discord_export
     from bot.importing import import_sources
     from bot.store import open_store
@@ -275,20 +323,32 @@ def main() -> None:
             generate_export(folder, messages=args.messages, seed=args.seed)
             print(f"generated in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         size = sum(p.stat().st_size for p in folder.glob("*.json"))
-        summary, seconds = asyncio.run(_import(folder, work / "bench.db"))
-        own, kids = _peak_rss_mb()
+        before = os.times()
+        with ThreadClock() as clock:
+            summary, seconds = asyncio.run(_import(folder, work / "bench.db"))
+        after = os.times()
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         print(
             json.dumps(
                 {
                     "messages": args.messages,
                     "export_mb": round(size / 1e6, 1),
-                    "records": summary.records,  # type: ignore[attr-defined]
-                    "events_stored": summary.imported,  # type: ignore[attr-defined]
-                    "skipped": dict(summary.skipped),  # type: ignore[attr-defined]
+                    "records": summary.records,
+                    "events_stored": summary.imported,
+                    "skipped": dict(summary.skipped),
                     "seconds": round(seconds, 2),
-                    "rate": round(summary.records / seconds),  # type: ignore[attr-defined]
-                    "peak_rss_mb": own,
-                    "peak_rss_children_mb": kids,
+                    "rate": round(summary.records / seconds),
+                    "peak_rss_mb": round(own, 1),
+                    "peak_rss_parser_process_mb": round(clock.child_peak_kb / 1024, 1),
+                    "cpu_seconds": {
+                        "importer_process": round(after.user - before.user + after.system - before.system, 1),
+                        "parser_processes": round(
+                            after.children_user - before.children_user
+                            + after.children_system - before.children_system, 1
+                        ),
+                        "busiest_importer_threads": clock.busiest(),
+                    },
+                    "load_average_1m": round(os.getloadavg()[0], 2),
                     "db_mb": round((work / "bench.db").stat().st_size / 1e6, 1),
                 }
             )

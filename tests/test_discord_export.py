@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,6 +282,18 @@ def test_child_process_reader_matches_the_in_thread_reader(tmp_path: Path) -> No
     path.unlink()
     with pytest.raises(ImportFailure, match="FileNotFoundError"):
         list(child.batches())
+
+
+@pytest.mark.parametrize("interpreter", ["/nonexistent/python", "/bin/false"])
+def test_parser_process_that_cannot_start_falls_back_to_parsing_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interpreter: str
+) -> None:
+    path = write_json(tmp_path / "Acme - Dev - help [555].json", export(MESSAGES))
+    [inline] = discover_discord_export([path], parallel=False)
+    expected = list(inline.batches())
+    monkeypatch.setattr(sys, "executable", interpreter)
+    [child] = discover_discord_export([path], parallel=True)
+    assert list(child.batches()) == expected
 
 
 def test_truncated_and_foreign_json_are_skipped_with_a_reason(tmp_path: Path) -> None:

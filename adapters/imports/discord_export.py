@@ -37,8 +37,9 @@ from bot.core.events import Event, PlaceRef
 
 log = logging.getLogger(__name__)
 
-#: Events per batch: big enough for fast inserts, small enough for short transactions.
-BATCH_EVENTS = 2000
+#: Events per batch: fewer, bigger transactions write far less (random-key index pages are rewritten
+#: once per commit); a batch of this size is a few MB of objects.
+BATCH_EVENTS = 10_000
 #: Files at least this big are parsed in a child process; smaller ones are not worth its start-up.
 PARALLEL_BYTES = 8 << 20
 _CSV_FIELD_LIMIT = 8 << 20

@@ -100,22 +100,38 @@ def batches_in_child(func: BatchFunction, *args: Any) -> Iterator[ImportBatch]:
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", __name__],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
     try:
-        proc.stdin.write(pickle.dumps((func.__module__, func.__name__, args)))
-        proc.stdin.close()
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        log.warning("cannot start a parser process (%s); parsing in this process", exc)
+        yield from func(*args)
+        return
+    assert proc.stdin is not None and proc.stdout is not None
+    received = False
+    try:
+        try:
+            proc.stdin.write(pickle.dumps((func.__module__, func.__name__, args)))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the child died at start-up; reading says so
         while True:
             try:
                 tag, size = _HEADER.unpack(_read_exact(proc.stdout, _HEADER.size))
                 payload = _read_exact(proc.stdout, size)
             except EOFError as exc:
+                if not received:
+                    # It never got going (no interpreter, an import failing there): do the work here.
+                    log.warning("parser process exited (code %s) before its first batch; parsing in this "
+                                "process", proc.wait())
+                    yield from func(*args)
+                    return
                 raise ImportFailure(f"import parser process died (exit code {proc.poll()})") from exc
+            received = True
             if tag == _BATCH:
                 batch = pickle.loads(payload)  # noqa: S301 - bytes from our own child process
                 assert isinstance(batch, ImportBatch)

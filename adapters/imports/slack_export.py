@@ -46,7 +46,7 @@ _KNOWN_UNUSED = frozenset(
     {"integration_logs.json", "canvases.json", "org_users.json", "file_conversations.json", "huddles.json"}
 )
 #: Events per batch: big enough for fast inserts, small enough for short transactions.
-BATCH_EVENTS = 2000
+BATCH_EVENTS = 5000
 
 
 @dataclass(frozen=True, slots=True)
