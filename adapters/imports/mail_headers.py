@@ -237,10 +237,11 @@ def _clean_name(name: str) -> str:
 
 def message_ids(value: str) -> list[str]:
     """Message-IDs in a header, normalised (no angle brackets, no whitespace)."""
-    ids = _ANGLE.findall(value)
-    if any(" " in i or "\t" in i for i in ids):
+    ids: list[str] = _ANGLE.findall(value)
+    joined = "".join(ids)
+    if " " in joined or "\t" in joined:
         ids = ["".join(i.split()) for i in ids]
-    return [i for i in ids if i]
+    return [i for i in ids if i] if "" in ids else ids
 
 
 def message_id(value: str) -> str | None:
@@ -276,6 +277,7 @@ _ASCTIME = re.compile(
 )
 
 
+@lru_cache(maxsize=256)
 def _offset_minutes(zone: str | None) -> int | None:
     if not zone:
         return None
@@ -320,14 +322,11 @@ def parse_date(value: str) -> tuple[datetime, int | None] | None:
         return None
     m = _RFC_DATE.search(value)
     if m:
-        month = _MONTHS.get(m.group(2).lower())
+        day, mon, year, hour, minute, second, zone = m.groups()
+        month = _MONTHS.get(mon.lower())
         if month is not None:
-            zone = m.group(7)
             offset = _offset_minutes(zone)
-            at = _build(
-                int(m.group(3)), month, int(m.group(1)), int(m.group(4)), int(m.group(5)),
-                int(m.group(6) or 0), offset,
-            )
+            at = _build(int(year), month, int(day), int(hour), int(minute), int(second or 0), offset)
             if at is None:
                 return None
             return at, (None if zone in ("-0000", "-00:00") else offset)
