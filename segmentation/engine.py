@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -82,6 +82,40 @@ class ClassifyReport:
         )
 
 
+def _page_query() -> Any:
+    """Activities after a position, each with the message it replies to (built once: building
+    a select with an alias costs more Python time than running it on SQLite)."""
+    target = aliased(Activity)
+    return (
+        select(
+            Activity.id,
+            Activity.member_id,
+            Activity.kind,
+            Activity.occurred_at,
+            Activity.own_text,
+            Activity.signature,
+            Activity.subject,
+            Activity.patch_lines,
+            Activity.tz_offset_minutes,
+            Activity.place_id,
+            Activity.event_uid,
+            target.id,
+            target.member_id,
+            target.own_text,
+            target.patch_lines,
+            target.subject,
+        )
+        .select_from(Activity)
+        .outerjoin(target, target.event_uid == Activity.reply_to_uid)
+        .where(Activity.id > bindparam("after"))
+        .order_by(Activity.id)
+        .limit(_PAGE)
+    )
+
+
+_PAGE_QUERY = _page_query()
+
+
 def _signals_of(rows: Sequence[tuple[str, int, str | None, str]]) -> list[MessageSignals]:
     """Pool worker: signals for a chunk of (own_text, patch_lines, subject, signature)."""
     return [
@@ -109,6 +143,9 @@ class _Pass:
         self.touched: set[int] = set()
         self.activities = 0
         self.last_id = 0
+        self.latest: datetime | None = None
+        #: Current decision rows of loaded members, as cached with their features (None: not cached).
+        self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
 
     def _question(self, activity_id: int) -> bool | None:
         if activity_id < len(self.questions):
@@ -124,42 +161,22 @@ class _Pass:
     async def _feature(self, member_id: int) -> MemberFeatures:
         f = self.features.get(member_id)
         if f is None:
-            loaded = await repo.load_features(self.conn, [member_id]) if self.load_missing else {}
-            f = loaded.get(member_id) or MemberFeatures()
+            if self.load_missing:
+                state = (await repo.load_state(self.conn, [member_id])).get(member_id)
+                f, self.current[member_id] = state if state else (MemberFeatures(), {})
+            else:
+                f = MemberFeatures()
             self.features[member_id] = f
         return f
 
     async def run(self, after: int, *, pool: Executor | None) -> None:
-        target = aliased(Activity)
-        query = (
-            select(
-                Activity.id,
-                Activity.member_id,
-                Activity.kind,
-                Activity.occurred_at,
-                Activity.own_text,
-                Activity.signature,
-                Activity.subject,
-                Activity.patch_lines,
-                Activity.tz_offset_minutes,
-                Activity.place_id,
-                Activity.event_uid,
-                target.id,
-                target.member_id,
-                target.own_text,
-                target.patch_lines,
-                target.subject,
-            )
-            .select_from(Activity)
-            .outerjoin(target, target.event_uid == Activity.reply_to_uid)
-            .order_by(Activity.id)
-            .limit(_PAGE)
-        )
         loop = asyncio.get_running_loop()
         last = after
         pending: list[tuple[list[Any], asyncio.Future[Any] | list[Any]]] = []
-        while True:
-            rows = list(await self.conn.execute(query.where(Activity.id > last)))
+        more = True
+        while more:
+            rows = list(await self.conn.execute(_PAGE_QUERY, {"after": last}))
+            more = len(rows) == _PAGE  # a short page is the last one: no extra query to find out
             if rows and self.load_missing:
                 await self.engine._learn(self.conn, rows)
             if rows:
@@ -169,12 +186,10 @@ class _Pass:
                 work = loop.run_in_executor(pool, _signals_of, payload) if pool else _signals_of(payload)
                 pending.append((rows, work))
             # Keep the pool busy while folding: fold the oldest page once two are in flight.
-            while pending and (len(pending) > 2 or not rows):
+            while pending and (len(pending) > 2 or not more):
                 page, result = pending.pop(0)
                 signals = await result if isinstance(result, asyncio.Future) else result
                 await self._fold(page, signals)
-            if not rows:
-                break
         self.last_id = last
 
     async def _fold(self, rows: list[Any], signals: list[MessageSignals]) -> None:
@@ -201,6 +216,8 @@ class _Pass:
                 tsubject,
             ) = row
             self.activities += 1
+            if self.latest is None or at > self.latest:
+                self.latest = at
             if kind == "message":
                 signal = next(it)
                 flags = signal.flags
@@ -271,6 +288,7 @@ class SegmentationEngine:
         self._domains: dict[str, int] | None = None
         self._people: set[int] = set()
         self._prepared = False
+        self._cursor: int | None = None
 
     async def _prepare(self, conn: AsyncConnection) -> None:
         """Everything a full pass needs, read once: bots, channel hints, members per domain."""
@@ -294,7 +312,9 @@ class SegmentationEngine:
         if places:
             self._hints.update(await repo.place_hints(conn, self.config.channel_hint, only=places))
 
-    async def as_of(self, conn: AsyncConnection, explicit: datetime | None = None) -> datetime:
+    async def as_of(
+        self, conn: AsyncConnection, explicit: datetime | None = None, *, seen: datetime | None = None
+    ) -> datetime:
         """Now — or, for an archive that has gone quiet, the day after its last activity.
 
         Judging an imported archive that ended months ago "as of today" would call
@@ -303,6 +323,8 @@ class SegmentationEngine:
         if explicit is not None:
             return explicit
         now = self.clock.now()
+        if seen is not None and seen >= now - _ARCHIVE_GAP:
+            return now  # a live community: what was just read is recent, no need to ask
         latest = (await conn.execute(select(func.max(Activity.occurred_at)))).scalar()
         if latest is not None and latest < now - _ARCHIVE_GAP:
             return latest + timedelta(days=1)
@@ -352,6 +374,7 @@ class SegmentationEngine:
             moment = await self.as_of(conn, as_of)
             report = await self._decide_and_write(conn, features, moment, save_all=True)
             await repo.write_cursor(conn, fold.last_id, now=self.clock.now())
+        self._cursor = fold.last_id
         return ClassifyReport(
             members=len(features),
             activities=fold.activities,
@@ -366,27 +389,40 @@ class SegmentationEngine:
         """Fold in the activities added since the last run and reclassify the members they touch.
 
         With ``everyone``, every member is reclassified from the stored summaries as well
-        (engagement moves with time even for members who said nothing new).
+        (engagement moves with time even for members who said nothing new). The cursor
+        is kept in memory between runs and moved with a compare-and-set; if another
+        process moved it meanwhile, this run rolls back and starts again from the database.
         """
+        for _ in range(3):
+            try:
+                return await self._update_once(as_of=as_of, everyone=everyone)
+            except repo.CursorMoved:
+                self._cursor = None
+        return await self._update_once(as_of=as_of, everyone=everyone)
+
+    async def _update_once(self, *, as_of: datetime | None, everyone: bool) -> ClassifyReport:
         started = time.perf_counter()
         async with self.store.connection() as conn:
-            after = await repo.read_cursor(conn)
+            after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
             features: dict[int, MemberFeatures] = {}
             fold = _Pass(self, conn, features, load_missing=True)
             await fold.run(after, pool=None)
+            current = fold.current
             if everyone:
-                stored = await repo.load_features(conn)
-                for mid, f in stored.items():
-                    features.setdefault(mid, f)
+                for mid, (f, rows) in (await repo.load_state(conn)).items():
+                    if mid not in features:
+                        features[mid], current[mid] = f, rows
                 people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
                 for mid in people:
-                    features.setdefault(mid, MemberFeatures())
-            moment = await self.as_of(conn, as_of)
+                    if mid not in features:
+                        features[mid], current[mid] = MemberFeatures(), {}
+            moment = await self.as_of(conn, as_of, seen=fold.latest)
             report = await self._decide_and_write(
-                conn, features, moment, save_all=False, touched=fold.touched
+                conn, features, moment, save_all=False, touched=fold.touched, current=current
             )
             if fold.last_id > after:
-                await repo.write_cursor(conn, fold.last_id, now=self.clock.now())
+                await repo.advance_cursor(conn, after, fold.last_id, now=self.clock.now())
+        self._cursor = max(after, fold.last_id)
         return ClassifyReport(
             members=len(features),
             activities=fold.activities,
@@ -405,20 +441,34 @@ class SegmentationEngine:
         *,
         save_all: bool,
         touched: set[int] | None = None,
+        current: dict[int, dict[str, repo.CurrentRow] | None] | None = None,
     ) -> repo.WriteReport:
         ids = None if save_all else list(features)
         profiles = await repo.profiles(conn, ids, domain_counts=self._domains if save_all else None)
-        current = await repo.current_assignments(conn, ids)
-        decisions = self._classify_many(features, profiles, current, as_of)
+        known: dict[int, dict[str, repo.CurrentRow]] = {}
+        missing: list[int] | None = None
+        if current is None:
+            known = await repo.current_assignments(conn, ids)
+        else:
+            missing = [m for m in features if current.get(m) is None]
+            known = {m: rows for m, rows in current.items() if rows is not None}
+            if missing:  # members whose decisions were never cached with their features
+                known.update(await repo.current_assignments(conn, missing))
+        decisions = self._classify_many(features, profiles, known, as_of)
         now = self.clock.now()
-        report = await repo.write_decisions(conn, decisions, current, now=now)
+        report = await repo.write_decisions(conn, decisions, known, now=now)
         to_save = (
             features if save_all or touched is None else {m: features[m] for m in touched if m in features}
         )
         # Segments are stored with the features; keep them in step for every reclassified member.
         to_save = {**to_save, **{m: features[m] for m in decisions}}
         await repo.save_features(
-            conn, to_save, decisions, now=now, ruleset_version=self.config.ruleset_version
+            conn,
+            to_save,
+            decisions,
+            now=now,
+            ruleset_version=self.config.ruleset_version,
+            current={**known, **report.current},
         )
         return report
 

@@ -9,13 +9,14 @@ community from rewriting hundreds of thousands of identical rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from bot.store.models import (
     Identity,
@@ -53,6 +54,10 @@ async def read_cursor(conn: AsyncConnection) -> int:
     return int(row[0]) if row else 0
 
 
+class CursorMoved(Exception):
+    """Another process advanced the segmentation cursor since we read it; read again and redo."""
+
+
 async def write_cursor(conn: AsyncConnection, position: int, *, now: datetime) -> None:
     values = {"fingerprint": "", "position": position, "finished": True, "updated_at": now}
     stmt: Any
@@ -61,6 +66,26 @@ async def write_cursor(conn: AsyncConnection, position: int, *, now: datetime) -
     else:
         stmt = sqlite.insert(ImportCursor).values(source=CURSOR_KEY, **values)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
+
+
+async def advance_cursor(conn: AsyncConnection, old: int, new: int, *, now: datetime) -> None:
+    """Move the cursor from ``old`` to ``new``, or raise ``CursorMoved`` if someone else moved it.
+
+    A compare-and-set lets an updater keep the position in memory between runs (one query
+    fewer per event) and still never fold an activity twice when two processes share a
+    database: the loser's transaction rolls back and it reads again.
+    """
+    result = await conn.execute(
+        update(ImportCursor)
+        .where(ImportCursor.source == CURSOR_KEY, ImportCursor.position == old)
+        .values(position=new, updated_at=now)
+    )
+    if result.rowcount == 1:
+        return
+    if old == 0 and await read_cursor(conn) == 0:
+        await write_cursor(conn, new, now=now)  # the very first run: no row yet
+        return
+    raise CursorMoved(f"segmentation cursor is no longer at {old}")
 
 
 async def place_hints(
@@ -98,48 +123,103 @@ async def domain_members(conn: AsyncConnection, domains: Iterable[str] | None = 
     return out
 
 
+def _profile_query(with_counts: bool, *, by_ids: bool) -> Any:
+    peers = aliased(Identity)
+    count_expr: Any = (
+        select(func.count(func.distinct(peers.member_id)))
+        .where(peers.email_domain == Identity.email_domain)
+        .scalar_subquery()
+        if with_counts
+        else literal(0)
+    )
+    query = select(
+        Member.id,
+        Member.is_bot,
+        Identity.platform,
+        Identity.email,
+        Identity.display_name,
+        Identity.title,
+        Identity.email_domain,
+        count_expr,
+    ).join(Identity, Identity.member_id == Member.id)
+    return query.where(Member.id.in_(bindparam("ids", expanding=True))) if by_ids else query
+
+
+# Built once: constructing these selects costs more Python time than SQLite takes to run them.
+_PROFILES = {(c, b): _profile_query(c, by_ids=b) for c in (True, False) for b in (True, False)}
+_STATE = select(MemberFeatureRow.member_id, MemberFeatureRow.features, MemberFeatureRow.decisions)
+_STATE_BY_IDS = _STATE.where(MemberFeatureRow.member_id.in_(bindparam("ids", expanding=True)))
+
+
 async def profiles(
     conn: AsyncConnection,
     member_ids: Sequence[int] | None = None,
     *,
     domain_counts: Mapping[str, int] | None = None,
 ) -> dict[int, Profile]:
-    """Profiles of the given members (all when None); ``domain_counts`` from ``domain_members``
-    may be passed when already known for everyone, else it is looked up for these members' domains."""
-    query = select(
-        Member.id, Member.is_bot, Identity.platform, Identity.email, Identity.display_name, Identity.title
-    ).join(Identity, Identity.member_id == Member.id)
-    found: dict[int, tuple[bool, list[IdentityFacts]]] = {}
-    batches = [None] if member_ids is None else list(_chunks(list(member_ids)))
+    """Profiles of the given members (all when None), with how many members share each e-mail domain.
+
+    ``domain_counts`` (from ``domain_members``) is used when the caller has it for
+    everyone; otherwise the counts come from a correlated subquery in the same statement.
+    """
+    found: dict[int, tuple[bool, list[IdentityFacts], dict[str, int]]] = {}
+    batches: list[Sequence[int] | None] = [None] if member_ids is None else list(_chunks(list(member_ids)))
     for chunk in batches:
-        q = query if chunk is None else query.where(Member.id.in_(list(chunk)))
-        for mid, is_bot, platform, email, name, title in await conn.execute(q):
-            entry = found.setdefault(mid, (bool(is_bot), []))
+        query = _PROFILES[(domain_counts is None, chunk is not None)]
+        params = {"ids": list(chunk)} if chunk is not None else {}
+        for mid, is_bot, platform, email, name, title, domain, count in await conn.execute(query, params):
+            entry = found.setdefault(mid, (bool(is_bot), [], {}))
             entry[1].append(
                 IdentityFacts(platform=platform, email=email, display_name=name or "", title=title)
             )
-    if domain_counts is None:
-        wanted = {i.email.rsplit("@", 1)[-1] for _, ids in found.values() for i in ids if i.email}
-        domain_counts = await domain_members(conn, wanted) if wanted else {}
-    counts = domain_counts
-    out: dict[int, Profile] = {}
-    for mid, (is_bot, ids) in found.items():
-        domains = {i.email.rsplit("@", 1)[-1] for i in ids if i.email}
-        out[mid] = Profile(mid, tuple(ids), is_bot, {d: counts.get(d, 1) for d in domains})
-    return out
+            if domain:
+                entry[2][domain] = domain_counts.get(domain, 1) if domain_counts is not None else int(count)
+    return {mid: Profile(mid, tuple(ids), is_bot, counts) for mid, (is_bot, ids, counts) in found.items()}
 
 
 async def load_features(
     conn: AsyncConnection, member_ids: Sequence[int] | None = None
 ) -> dict[int, MemberFeatures]:
-    out: dict[int, MemberFeatures] = {}
-    query = select(MemberFeatureRow.member_id, MemberFeatureRow.features)
-    batches = [None] if member_ids is None else list(_chunks(list(member_ids)))
+    return {mid: f for mid, (f, _) in (await load_state(conn, member_ids)).items()}
+
+
+async def load_state(
+    conn: AsyncConnection, member_ids: Sequence[int] | None = None
+) -> dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]]:
+    """Features and current decisions per member in one read (decisions None where not cached)."""
+    out: dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]] = {}
+    batches: list[Sequence[int] | None] = [None] if member_ids is None else list(_chunks(list(member_ids)))
     for chunk in batches:
-        q = query if chunk is None else query.where(MemberFeatureRow.member_id.in_(list(chunk)))
-        for mid, data in await conn.execute(q):
-            out[mid] = MemberFeatures.from_json(data)
+        rows = await (
+            conn.execute(_STATE) if chunk is None else conn.execute(_STATE_BY_IDS, {"ids": list(chunk)})
+        )
+        for mid, data, decisions in rows:
+            out[mid] = (MemberFeatures.from_json(data), _rows_of(decisions))
     return out
+
+
+def _rows_of(decisions: dict[str, Any] | None) -> dict[str, CurrentRow] | None:
+    if decisions is None:
+        return None
+    return {
+        dim: CurrentRow(
+            int(d["id"]), d["value"], float(d["confidence"]), d.get("evidence") or {}, d.get("pinned_by")
+        )
+        for dim, d in decisions.items()
+    }
+
+
+def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
+    return {
+        dim: {
+            "id": r.id,
+            "value": r.value,
+            "confidence": r.confidence,
+            "evidence": r.evidence,
+            "pinned_by": r.pinned_by,
+        }
+        for dim, r in rows.items()
+    }
 
 
 async def save_features(
@@ -149,12 +229,15 @@ async def save_features(
     *,
     now: datetime,
     ruleset_version: str,
+    current: Mapping[int, Mapping[str, CurrentRow]] | None = None,
 ) -> None:
+    """Upsert features, segments and (when given) the current decision rows of each member."""
     rows = [
         {
             "member_id": mid,
             "features": f.to_json(),
             "segments": list(decisions[mid].segments) if mid in decisions else [],
+            "decisions": _decisions_json(current[mid]) if current is not None and mid in current else None,
             "ruleset_version": ruleset_version,
             "classified_at": now,
         }
@@ -171,6 +254,7 @@ async def save_features(
             set_={
                 "features": stmt.excluded.features,
                 "segments": stmt.excluded.segments,
+                "decisions": stmt.excluded.decisions,
                 "ruleset_version": stmt.excluded.ruleset_version,
                 "classified_at": stmt.excluded.classified_at,
             },
@@ -207,6 +291,8 @@ def previous_of(rows: Mapping[str, CurrentRow] | None) -> dict[str, Previous]:
 class WriteReport:
     moved: int = 0
     refreshed: int = 0
+    #: Every written member's current rows after the write, for the decisions kept with features.
+    current: dict[int, dict[str, CurrentRow]] = field(default_factory=dict)
 
 
 async def write_decisions(
@@ -218,10 +304,12 @@ async def write_decisions(
 ) -> WriteReport:
     report = WriteReport()
     inserts: list[dict[str, Any]] = []
+    inserted_for: list[tuple[int, str]] = []
     retire: list[int] = []
     refresh: list[dict[str, Any]] = []
     for mid, decision in decisions.items():
         rows = current.get(mid, {})
+        after = report.current[mid] = dict(rows)
         for dim, d in decision.dimensions.items():
             old = rows.get(dim)
             if d.pinned_by and old is not None and old.pinned_by == d.pinned_by and old.value == d.value:
@@ -229,6 +317,7 @@ async def write_decisions(
             evidence = d.as_export()
             if old is not None and old.value == d.value:
                 if abs(old.confidence - d.confidence) > 1e-9 or old.evidence != evidence:
+                    after[dim] = CurrentRow(old.id, old.value, d.confidence, evidence, old.pinned_by)
                     refresh.append(
                         {
                             "rid": old.id,
@@ -241,6 +330,7 @@ async def write_decisions(
                 continue
             if old is not None:
                 retire.append(old.id)
+            inserted_for.append((mid, dim))
             inserts.append(
                 {
                     "member_id": mid,
@@ -259,8 +349,18 @@ async def write_decisions(
         await conn.execute(
             update(SegmentAssignment).where(SegmentAssignment.id.in_(list(chunk))).values(current=False)
         )
+    position = 0
     for chunk in _chunks(inserts, 200):
-        await conn.execute(insert(SegmentAssignment), list(chunk))
+        ids = await conn.execute(
+            insert(SegmentAssignment).returning(SegmentAssignment.id, sort_by_parameter_order=True),
+            list(chunk),
+        )
+        for row_id, row in zip(ids.scalars(), chunk, strict=True):
+            mid, dim = inserted_for[position]
+            position += 1
+            report.current[mid][dim] = CurrentRow(
+                row_id, row["value"], row["confidence"], row["evidence"], row["pinned_by"]
+            )
     if refresh:
         stmt = (
             update(SegmentAssignment)

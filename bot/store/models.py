@@ -180,6 +180,10 @@ class MemberFeatureRow(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)
     segments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The current segment_assignment rows, copied here (id, value, confidence, evidence,
+    #: pinned_by per dimension) so an incremental update reads a member's state in one query.
+    #: Written in the same transaction as the rows themselves; None where not yet written.
+    decisions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ruleset_version: Mapped[str] = mapped_column(String(64), default="")
     classified_at: Mapped[datetime]
 
