@@ -269,6 +269,9 @@ SUSE Labs, Storage
         # A Mailman footer is neither own words nor signature.
         ("Hi all\n_______________________________________________\nDev mailing list\ndev@example.org\n",
          "Hi all", "", 0, 0),
+        # Diffstat lines (renames too) are patch; a table with bars in prose is not.
+        ("Series:\n drivers/md/md.c | 4 +++-\n a.5 => a.5.in | 2 +-\n 2 files changed, 4 insertions(+)\n"
+         " 4KB randwrite |     15MB/s\n", "Series:\n 4KB randwrite |     15MB/s", "", 0, 3),
         # An HTML-ish quote marker with leading spaces still counts as quoted.
         ("Answer\n  > quoted with indent\n", "Answer", "", 1, 0),
     ],

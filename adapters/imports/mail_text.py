@@ -39,7 +39,7 @@ _TRAILER = re.compile(
     r"Reported-and-tested-by|Fixes|Link|Closes|Cc):\s",
     re.IGNORECASE,
 )
-_DIFFSTAT = re.compile(r"^ (?:\S.*\|\s+(?:\d+|Bin\b)|\d+ files? changed|(?:create|delete) mode )")
+_DIFFSTAT = re.compile(r"^ (?:\S+(?: => \S+)? *\| +(?:\d+|Bin\b)|\d+ files? changed|(?:create|delete) mode )")
 # The body of an inline patch: file headers, hunks (a context line stripped to nothing by a
 # mailer included), up to the first line no diff could contain or the "-- " signature line.
 # Where an inline patch ends: the first line no diff could contain (a context line that a
@@ -63,7 +63,8 @@ _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # newlines instead of trying every position, and starting every alternative with a literal
 # or a character class lets it reject an ordinary line after one test per alternative.
 _CANDIDATE = re.compile(
-    r"\n(?:>|[ \t](?:[ \t]{0,2}>|\S[^\n|]*+\|\s+(?:\d|Bin)|\d+ files? changed|(?:create|delete) mode )"
+    r"\n(?:>|[ \t](?:[ \t]{0,2}>|\S++(?: => \S++)? *+\| +(?:\d|Bin)|\d+ files? changed"
+    r"|(?:create|delete) mode )"
     r"|-(?:--|-[ \t]*(?:\n|\Z))|diff |Index: |__________"
     r"|[A-Z](?:[a-z]*-(?:[a-z]+-)*by:|c:|C:|ixes:|ink:|loses:|rom:))"
 )
