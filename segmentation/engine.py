@@ -14,13 +14,14 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -32,9 +33,10 @@ from segmentation import repository as repo
 from segmentation.classify import classify
 from segmentation.config import SegmentationConfig
 from segmentation.domains import OrgKnowledge
-from segmentation.features import MemberFeatures, MessageFacts, Profile
+from segmentation.features import MemberFeatures, Profile
+from segmentation.fold import Folder, payload_of, signals_of
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
-from segmentation.signals import QUESTION, SOLVED, THANKS, MessageSignals, message_signals
+from segmentation.parallel import fold_partition
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +45,6 @@ _PAGE = 5000
 _POOL_THRESHOLD = 20_000
 #: An archive whose last activity is older than this is judged as of its own end.
 _ARCHIVE_GAP = timedelta(days=7)
-THANKS_EMOJI = frozenset(
-    {
-        "+1",
-        "thumbsup",
-        "👍",
-        "🙏",
-        "pray",
-        "heart",
-        "❤️",
-        "❤",
-        "tada",
-        "🎉",
-        "raised_hands",
-        "🙌",
-        "clap",
-        "👏",
-    }
-)
-SOLVED_EMOJI = frozenset({"white_check_mark", "heavy_check_mark", "✅", "✔️", "✔", "ballot_box_with_check"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +65,8 @@ class ClassifyReport:
         )
 
 
-def _page_query() -> Any:
-    """Activities after a position, each with the message it replies to (built once: building
-    a select with an alias costs more Python time than running it on SQLite)."""
+def _activity_rows() -> Any:
+    """Activities, each with the message it replies to, in ``segmentation.fold.COLUMNS`` order."""
     target = aliased(Activity)
     return (
         select(
@@ -107,25 +89,24 @@ def _page_query() -> Any:
         )
         .select_from(Activity)
         .outerjoin(target, target.event_uid == Activity.reply_to_uid)
-        .where(Activity.id > bindparam("after"))
-        .order_by(Activity.id)
-        .limit(_PAGE)
     )
 
 
-_PAGE_QUERY = _page_query()
-
-
-def _signals_of(rows: Sequence[tuple[str, int, str | None, str]]) -> list[MessageSignals]:
-    """Pool worker: signals for a chunk of (own_text, patch_lines, subject, signature)."""
-    return [
-        message_signals(text, patch_lines=patch_lines, subject=subject, signature=signature)
-        for text, patch_lines, subject, signature in rows
-    ]
+# Built once: building a select with an alias costs more Python time than SQLite takes to run it.
+_PAGE_QUERY = _activity_rows().where(Activity.id > bindparam("after")).order_by(Activity.id).limit(_PAGE)
+#: One partition of members (``member_id % parts = part``), for the rebuild's worker processes.
+_PARTITION_QUERY = (
+    _activity_rows().where(Activity.member_id % bindparam("parts") == bindparam("part")).order_by(Activity.id)
+)
 
 
 class _Pass:
-    """One read over new activities, folding them into feature summaries."""
+    """One read over new activities in the event loop, folding them into feature summaries.
+
+    In an incremental pass the stored state (features and current decisions) of every
+    member a page touches is loaded with one query before the page is folded; in a
+    rebuild everyone starts from nothing.
+    """
 
     def __init__(
         self,
@@ -137,37 +118,37 @@ class _Pass:
     ) -> None:
         self.engine = engine
         self.conn = conn
-        self.features = features
         self.load_missing = load_missing
-        self.questions = bytearray()
-        self.touched: set[int] = set()
-        self.activities = 0
-        self.last_id = 0
-        self.latest: datetime | None = None
+        self.folder = Folder(features=features, bots=engine._bots, hints=engine._hints)
         #: Current decision rows of loaded members, as cached with their features (None: not cached).
         self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
 
-    def _question(self, activity_id: int) -> bool | None:
-        if activity_id < len(self.questions):
-            bit = self.questions[activity_id]
-            return None if bit == 2 else bool(bit)
-        return None
+    @property
+    def touched(self) -> set[int]:
+        return self.folder.touched
 
-    def _remember(self, activity_id: int, is_question: bool) -> None:
-        if activity_id >= len(self.questions):
-            self.questions.extend(b"\x02" * (activity_id + 1 - len(self.questions) + 4096))
-        self.questions[activity_id] = 1 if is_question else 0
+    @property
+    def activities(self) -> int:
+        return self.folder.activities
 
-    async def _feature(self, member_id: int) -> MemberFeatures:
-        f = self.features.get(member_id)
-        if f is None:
-            if self.load_missing:
-                state = (await repo.load_state(self.conn, [member_id])).get(member_id)
-                f, self.current[member_id] = state if state else (MemberFeatures(), {})
-            else:
-                f = MemberFeatures()
-            self.features[member_id] = f
-        return f
+    @property
+    def last_id(self) -> int:
+        return self.folder.last_id
+
+    @property
+    def latest(self) -> datetime | None:
+        return self.folder.latest
+
+    async def _preload(self, rows: list[Any]) -> None:
+        features = self.folder.features
+        wanted = {r[1] for r in rows} | {r[12] for r in rows if r[12] is not None}
+        missing = [m for m in wanted if m not in features and m not in self.engine._bots]
+        if not missing:
+            return
+        state = await repo.load_state(self.conn, missing)
+        for mid in missing:
+            f, rows_ = state.get(mid, (MemberFeatures(), {}))
+            features[mid], self.current[mid] = f, rows_
 
     async def run(self, after: int, *, pool: Executor | None) -> None:
         loop = asyncio.get_running_loop()
@@ -179,91 +160,19 @@ class _Pass:
             more = len(rows) == _PAGE  # a short page is the last one: no extra query to find out
             if rows and self.load_missing:
                 await self.engine._learn(self.conn, rows)
+                await self._preload(rows)
             if rows:
                 last = rows[-1][0]
-                payload = [(r[4] or "", r[7] or 0, r[6], r[5] or "") for r in rows if r[2] == "message"]
+                payload = payload_of(rows)
                 work: asyncio.Future[Any] | list[Any]
-                work = loop.run_in_executor(pool, _signals_of, payload) if pool else _signals_of(payload)
+                work = loop.run_in_executor(pool, signals_of, payload) if pool else signals_of(payload)
                 pending.append((rows, work))
             # Keep the pool busy while folding: fold the oldest page once two are in flight.
             while pending and (len(pending) > 2 or not more):
                 page, result = pending.pop(0)
                 signals = await result if isinstance(result, asyncio.Future) else result
-                await self._fold(page, signals)
-        self.last_id = last
-
-    async def _fold(self, rows: list[Any], signals: list[MessageSignals]) -> None:
-        bots = self.engine._bots
-        hints = self.engine._hints
-        it = iter(signals)
-        for row in rows:
-            (
-                aid,
-                mid,
-                kind,
-                at,
-                own,
-                sig,
-                _subject,
-                _patch,
-                tz,
-                place_id,
-                uid,
-                tid,
-                tmid,
-                ttext,
-                tpatch,
-                tsubject,
-            ) = row
-            self.activities += 1
-            if self.latest is None or at > self.latest:
-                self.latest = at
-            if kind == "message":
-                signal = next(it)
-                flags = signal.flags
-                self._remember(aid, bool(flags & QUESTION))
-            if mid in bots:
-                continue
-            f = await self._feature(mid)
-            self.touched.add(mid)
-            other = tmid is not None and tmid != mid and tmid not in bots
-            if kind != "message":
-                f.add_activity(at)
-                if kind == "reaction" and other and own in THANKS_EMOJI | SOLVED_EMOJI:
-                    await self._thank(tmid, solved=own in SOLVED_EMOJI, uid=uid, text=f"reacted {own}")
-                continue
-            was_question = False
-            if other:
-                known = self._question(tid)
-                if known is None:  # the question was read in an earlier run: look at it again
-                    known = bool(
-                        message_signals(ttext or "", patch_lines=tpatch or 0, subject=tsubject).flags
-                        & QUESTION
-                    )
-                    self._remember(tid, known)
-                was_question = known
-            hint, channel = hints.get(place_id, (None, None)) if place_id is not None else (None, None)
-            f.add_message(
-                MessageFacts(
-                    event_uid=uid,
-                    occurred_at=at,
-                    signals=signal,
-                    text=own or "",
-                    signature=sig or "",
-                    tz_offset_minutes=tz,
-                    channel_hint=hint,
-                    channel=channel,
-                    reply_to_other=other,
-                    reply_to_question=was_question,
-                )
-            )
-            if other and flags & (THANKS | SOLVED):
-                await self._thank(tmid, solved=bool(flags & SOLVED), uid=uid, text=own or "")
-
-    async def _thank(self, member_id: int, *, solved: bool, uid: str, text: str) -> None:
-        f = await self._feature(member_id)
-        f.add_thanks_received(solved=solved, uid=uid, text=text)
-        self.touched.add(member_id)
+                self.folder.fold(page, signals)
+        self.folder.last_id = max(self.folder.last_id, last)
 
 
 class SegmentationEngine:
@@ -277,12 +186,14 @@ class SegmentationEngine:
         knowledge: OrgKnowledge | None = None,
         clock: Clock | None = None,
         workers: int = 2,
+        parallel_threshold: int = _POOL_THRESHOLD,
     ) -> None:
         self.store = store
         self.config = config
         self.knowledge = knowledge or OrgKnowledge.load_default(config.org_overrides())
         self.clock = clock or SystemClock()
         self.workers = workers
+        self.parallel_threshold = parallel_threshold
         self._bots: set[int] = set()
         self._hints: dict[int, tuple[str | None, str]] = {}
         self._domains: dict[str, int] | None = None
@@ -353,36 +264,80 @@ class SegmentationEngine:
         return out
 
     async def rebuild(self, *, as_of: datetime | None = None) -> ClassifyReport:
-        """``classify --all``: recompute every member's features and decisions from all activities."""
+        """``classify --all``: recompute every member's features and decisions from all activities.
+
+        On a SQLite file with many activities the reading and folding is split over worker
+        processes by member (see ``segmentation.parallel``); elsewhere it runs here.
+        """
         started = time.perf_counter()
         async with self.store.connection() as conn:
             await self._prepare(conn)
             count = (await conn.execute(select(func.count()).select_from(Activity))).scalar_one()
-            features: dict[int, MemberFeatures] = {}
-            fold = _Pass(self, conn, features, load_missing=False)
-            pool = None
-            if count >= _POOL_THRESHOLD and self.workers > 1:
-                pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            try:
-                await fold.run(0, pool=pool)
-            finally:
-                if pool is not None:
-                    pool.shutdown(cancel_futures=True)
+            path = self._sqlite_file()
+            if path is not None and count >= self.parallel_threshold and self.workers > 1:
+                features, activities, last_id, latest = await self._fold_partitions(path)
+            else:
+                features = {}
+                fold = _Pass(self, conn, features, load_missing=False)
+                await fold.run(0, pool=None)
+                activities, last_id, latest = fold.activities, fold.last_id, fold.latest
             people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
             for mid in people:
                 features.setdefault(mid, MemberFeatures())
-            moment = await self.as_of(conn, as_of)
+            moment = await self.as_of(conn, as_of, seen=latest)
             report = await self._decide_and_write(conn, features, moment, save_all=True)
-            await repo.write_cursor(conn, fold.last_id, now=self.clock.now())
-        self._cursor = fold.last_id
+            await repo.write_cursor(conn, last_id, now=self.clock.now())
+        self._cursor = last_id
         return ClassifyReport(
             members=len(features),
-            activities=fold.activities,
+            activities=activities,
             moved=report.moved,
             refreshed=report.refreshed,
             as_of=moment,
             ruleset_version=self.config.ruleset_version,
             seconds=time.perf_counter() - started,
+        )
+
+    def _sqlite_file(self) -> str | None:
+        url = self.store.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return url.database
+
+    async def _fold_partitions(
+        self, path: str
+    ) -> tuple[dict[int, MemberFeatures], int, int, datetime | None]:
+        parts = self.workers
+        sql = str(_PARTITION_QUERY.compile(dialect=sqlite_dialect()))
+        loop = asyncio.get_running_loop()
+        bots = frozenset(self._bots)
+        with ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        pool,
+                        partial(fold_partition, path, sql, part=i, parts=parts, bots=bots, hints=self._hints),
+                    )
+                    for i in range(parts)
+                )
+            )
+        features: dict[int, MemberFeatures] = {}
+        for result in results:
+            features.update(result.features)
+        for result in results:
+            for credit in result.credits:
+                if credit.member_id in self._bots:
+                    continue
+                target = features.get(credit.member_id)
+                if target is None:
+                    target = features[credit.member_id] = MemberFeatures()
+                target.add_thanks_received(solved=credit.solved, uid=credit.uid, text=credit.text)
+        latest = max((r.latest for r in results if r.latest is not None), default=None)
+        return (
+            features,
+            sum(r.activities for r in results),
+            max((r.last_id for r in results), default=0),
+            latest,
         )
 
     async def update(self, *, as_of: datetime | None = None, everyone: bool = False) -> ClassifyReport:

@@ -199,11 +199,25 @@ _TRACE_PATTERNS = (
 )
 
 
+# Any literal or guard fragment above: one C-level scan that most messages fail at once.
+_TRACE_HINT = re.compile(
+    "|".join(re.escape(x) for x in (*_TRACE_LITERALS, *(f for p in _TRACE_PATTERNS for f in p.fragments)))
+)
+
+
 def _has_trace(text: str, words: frozenset[str]) -> bool:
+    hint = _TRACE_HINT.search(text)
+    if hint is None:
+        return False
+    if hint.group() in _TRACE_LITERAL_SET:
+        return True
     for literal in _TRACE_LITERALS:
         if literal in text:
             return True
     return any(p.search(text, words) for p in _TRACE_PATTERNS)
+
+
+_TRACE_LITERAL_SET = frozenset(_TRACE_LITERALS)
 
 
 # Matched against one stripped line at a time (anchored at its start, so each try is cheap).

@@ -248,3 +248,35 @@ async def test_signed_off_patches_reveal_the_employer_behind_free_mail(store: St
     dev = await dims(store, "dev@gmail.com")
     assert dev["purpose"]["value"] == "business"
     assert dev["org_type"]["value"] == "device_maker"
+
+
+async def test_parallel_rebuild_matches_the_single_process_one(tmp_path) -> None:
+    """The SQLite rebuild split over worker processes folds exactly what one process folds."""
+    from bot.store import open_store
+
+    events = []
+    for i in range(60):
+        who = f"p{i % 7}@{'gmail.com' if i % 2 else 'corp.example'}"
+        reply = f"m{i - 1}" if i % 3 == 0 and i else None
+        text = "Thanks, that worked!" if i % 5 == 0 else f"How do I fix {i}?\n```\nx = {i}\n```"
+        events.append(mail(f"m{i}", who, text, at=T0 + timedelta(minutes=i), reply=reply))
+    results = []
+    for workers, threshold in ((1, 10**9), (2, 0)):
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / f'w{workers}.db'}")
+        try:
+            await ingest(store, events)
+            eng = SegmentationEngine(
+                store,
+                config=load_config(known_rules=RULE_NAMES),
+                clock=FrozenClock(T0 + timedelta(days=1)),
+                workers=workers,
+                parallel_threshold=threshold,
+            )
+            report = await eng.rebuild()
+            async with store.connection() as conn:
+                views = {v.display_name: (v.dimensions, v.segments) async for v in member_views(conn)}
+            feats = {name: await features_of(store, f"{name}@gmail.com") for name in ("p1", "p3")}
+            results.append((report.activities, views, feats))
+        finally:
+            await store.close()
+    assert results[0] == results[1]
