@@ -14,7 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -41,7 +41,7 @@ from segmentation.parallel import fold_partition
 log = logging.getLogger(__name__)
 
 _PAGE = 5000
-#: Below this many new messages the pool's start-up costs more than it saves.
+#: Below this many activities, starting worker processes costs more than it saves.
 _POOL_THRESHOLD = 20_000
 #: An archive whose last activity is older than this is judged as of its own end.
 _ARCHIVE_GAP = timedelta(days=7)
@@ -150,28 +150,19 @@ class _Pass:
             f, rows_ = state.get(mid, (MemberFeatures(), {}))
             features[mid], self.current[mid] = f, rows_
 
-    async def run(self, after: int, *, pool: Executor | None) -> None:
-        loop = asyncio.get_running_loop()
+    async def run(self, after: int) -> None:
         last = after
-        pending: list[tuple[list[Any], asyncio.Future[Any] | list[Any]]] = []
         more = True
         while more:
             rows = list(await self.conn.execute(_PAGE_QUERY, {"after": last}))
             more = len(rows) == _PAGE  # a short page is the last one: no extra query to find out
-            if rows and self.load_missing:
+            if not rows:
+                break
+            if self.load_missing:
                 await self.engine._learn(self.conn, rows)
                 await self._preload(rows)
-            if rows:
-                last = rows[-1][0]
-                payload = payload_of(rows)
-                work: asyncio.Future[Any] | list[Any]
-                work = loop.run_in_executor(pool, signals_of, payload) if pool else signals_of(payload)
-                pending.append((rows, work))
-            # Keep the pool busy while folding: fold the oldest page once two are in flight.
-            while pending and (len(pending) > 2 or not more):
-                page, result = pending.pop(0)
-                signals = await result if isinstance(result, asyncio.Future) else result
-                self.folder.fold(page, signals)
+            last = rows[-1][0]
+            self.folder.fold(rows, signals_of(payload_of(rows)))
         self.folder.last_id = max(self.folder.last_id, last)
 
 
@@ -279,7 +270,7 @@ class SegmentationEngine:
             else:
                 features = {}
                 fold = _Pass(self, conn, features, load_missing=False)
-                await fold.run(0, pool=None)
+                await fold.run(0)
                 activities, last_id, latest = fold.activities, fold.last_id, fold.latest
             people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
             for mid in people:
@@ -361,7 +352,7 @@ class SegmentationEngine:
             after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
             features: dict[int, MemberFeatures] = {}
             fold = _Pass(self, conn, features, load_missing=True)
-            await fold.run(after, pool=None)
+            await fold.run(after)
             current = fold.current
             if everyone:
                 for mid, (f, rows) in (await repo.load_state(conn)).items():
