@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - the stdlib is the fallback where no wh
 UNREADABLE: tuple[type[BaseException], ...] = (OSError, *DAMAGED)
 
 BLOCK = 1 << 20
-MAX_MESSAGE_BYTES = 32 << 20
+MAX_MESSAGE_BYTES = 16 << 20
 _MAX_FROM_LINE = 4096
 _SNIFF = 16384
 

@@ -77,15 +77,10 @@ def _read_chunk(stream: IO[bytes]) -> tuple[list[tuple[bytes, bytes]], str | Non
     hint = _read_exact(stream, hint_size).decode("utf-8") if hint_size else None
     lengths = array("Q")
     lengths.frombytes(_read_exact(stream, 16 * count))
-    data = _read_exact(stream, sum(lengths))
-    records = []
-    pos = 0
-    for i in range(0, 2 * count, 2):
-        mid = pos + lengths[i]
-        end = mid + lengths[i + 1]
-        records.append((data[pos:mid], data[mid:end]))
-        pos = end
-    return records, hint
+    # One read per message, not one for the chunk then slices: half the peak memory.
+    return [
+        (_read_exact(stream, lengths[i]), _read_exact(stream, lengths[i + 1])) for i in range(0, 2 * count, 2)
+    ], hint
 
 
 def _write_all(fd: int, parts: list[bytes]) -> None:
