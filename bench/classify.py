@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import resource
@@ -70,10 +71,12 @@ def events(members: int, activities: int, seed: int = 7):
     ]
     # Activity is skewed: a few people write most of it, as in real communities.
     weights = [1 / (1 + (i % 500)) for i in range(members)]
+    cumulative = list(itertools.accumulate(weights))
+    population = range(members)
     recent: list[str] = []
     span = timedelta(days=200).total_seconds()
     for n in range(activities):
-        actor = actors[rnd.choices(range(members), weights)[0]] if n % 10 else actors[n % members]
+        actor = actors[rnd.choices(population, cum_weights=cumulative)[0]] if n % 10 else actors[n % members]
         at = END - timedelta(seconds=span * (1 - n / activities))
         uid = event_uid(actor.platform, f"m{n}")
         if n % 17 == 0 and recent:
