@@ -79,6 +79,8 @@ def _inline_code(text: str) -> bool:
     return False
 
 
+#: Characters read for words and conversation; technical content is looked for in all of MAX_SCAN.
+_TALK_SCAN = 4000
 #: Longest text scanned per message; a pasted 1 MB log says nothing more than its first 20 kB.
 MAX_SCAN = 20_000
 
@@ -600,7 +602,9 @@ def message_signals(
     if not text and not signature:
         return MessageSignals(flags=flags, tech_terms=0, words=0, phrases=())
     multiline = "\n" in text
-    lowered = text.lower()
+    # Words and conversation (questions, thanks, self-descriptions) show in the first few
+    # thousand characters; scanning a long mail to its end only costs time.
+    lowered = (text if len(text) <= _TALK_SCAN else text[:_TALK_SCAN]).lower()
     word_list = _WORD.findall(lowered)
     words = frozenset(word_list)
     if "```" in text:
@@ -629,7 +633,7 @@ def message_signals(
         flags |= THANKS
     if _SOLVED.search(lowered, words):
         flags |= SOLVED
-    tech = len(words & TECH_TERMS) if len(word_list) < 40 else sum(1 for w in word_list if w in TECH_TERMS)
+    tech = len(words & TECH_TERMS) if len(word_list) < 40 else sum(map(TECH_TERMS.__contains__, word_list))
     phrases = _phrases(lowered, words)
     trailers: tuple[str, ...] = ()
     signed = f"{text}\n{signature}" if signature else text
