@@ -10,7 +10,17 @@ Identity rules that matter downstream:
   ``Reply-To`` (or ``X-Original-From``, or ``Cc``);
 - the uid is derived from the Message-ID, so the same message from two archives, or
   from an archive and the live mailbox, is stored once; a message without one gets a
-  content uid (sender, date, subject, body hash) so a re-import is still a no-op.
+  content uid (sender, date, subject, body hash) so a re-import is still a no-op;
+- bots are flagged on clear signals only (Auto-Submitted, robot local parts, a short list
+  of well-known robot names), never on wording.
+
+Where and when: the place is the list the message names (List-Id, else List-Post, else
+X-Mailing-List), else the caller's ``list_hint``, else the To address's domain, else
+``mail:unknown``. The time is the Date header (its offset kept as a location hint), else
+the first Received stamp, else the caller's fallback (an mbox From_ line, an IMAP
+INTERNALDATE); with none of them the message is skipped as "no usable Date". ``reply_to``
+is In-Reply-To (else the last References id); ``thread`` is the first References id, else
+the message replied to, else the message itself.
 """
 
 from __future__ import annotations
