@@ -49,7 +49,7 @@ DEFAULT_MBOX = (
 
 
 class RssSampler:
-    """Peak resident memory of this process plus all its descendants, sampled every 25 ms."""
+    """Peak resident memory of this process plus all its descendants, sampled every 50 ms."""
 
     def __init__(self) -> None:
         self.peak_total = 0
@@ -101,7 +101,7 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak_total = max(self.peak_total, self._tree_rss())
-            self._stop.wait(0.025)
+            self._stop.wait(0.05)
 
 
 async def _count(url: str) -> dict[str, int]:
