@@ -143,6 +143,11 @@ def _parse_in_pool(
         yield from _parse_inline(source, list_hint)
         return
     try:
+        # The children take a moment to start: parse the first chunk here meanwhile, so the
+        # writer gets its first batch at once instead of idling.
+        first = next(source, None)
+        if first is not None:
+            yield _decoded(parse_records(first[0], list_hint), decode), first[1]
         for chunk in source:
             pool.submit(chunk[0], list_hint)
             in_flight.append(chunk)
