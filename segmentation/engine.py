@@ -196,7 +196,9 @@ class SegmentationEngine:
         """Everything a full pass needs, read once: bots, channel hints, members per domain."""
         self._bots = await repo.bot_member_ids(conn)
         self._hints = await repo.place_hints(conn, self.config.channel_hint)
-        self._domains = await repo.domain_members(conn)
+        self._domains = {
+            d: n for d, n in (await repo.domain_members(conn)).items() if n > repo.CACHE_DOMAIN_COUNTS_ABOVE
+        }
         self._prepared = True
 
     async def _learn(self, conn: AsyncConnection, rows: list[Any]) -> None:
@@ -390,7 +392,9 @@ class SegmentationEngine:
         current: dict[int, dict[str, repo.CurrentRow] | None] | None = None,
     ) -> repo.WriteReport:
         ids = None if save_all else list(features)
-        profiles = await repo.profiles(conn, ids, domain_counts=self._domains if save_all else None)
+        if self._domains is None:
+            self._domains = {}
+        profiles = await repo.profiles(conn, ids, domain_counts=self._domains)
         known: dict[int, dict[str, repo.CurrentRow]] = {}
         missing: list[int] | None = None
         if current is None:

@@ -95,7 +95,10 @@ class Folder:
         self.bots = bots
         self.hints = hints
         self.owns = owns
+        # Question marks by activity id, as an offset byte array: a rebuild fills it densely
+        # from id 1; an incremental pass starts at its cursor, so the array stays small.
         self.questions = bytearray()
+        self._base: int | None = None
         self.touched: set[int] = set()
         self.credits: list[Credit] = []
         self.activities = 0
@@ -103,15 +106,23 @@ class Folder:
         self.latest: datetime | None = None
 
     def _question(self, activity_id: int) -> bool | None:
-        if activity_id < len(self.questions):
-            bit = self.questions[activity_id]
+        if self._base is None:
+            return None
+        index = activity_id - self._base
+        if 0 <= index < len(self.questions):
+            bit = self.questions[index]
             return None if bit == 2 else bool(bit)
         return None
 
     def _remember(self, activity_id: int, is_question: bool) -> None:
-        if activity_id >= len(self.questions):
-            self.questions.extend(b"\x02" * (activity_id + 1 - len(self.questions) + 65536))
-        self.questions[activity_id] = 1 if is_question else 0
+        if self._base is None:
+            self._base = activity_id
+        index = activity_id - self._base
+        if index < 0:
+            return  # older than anything in this pass: looked up again if ever needed
+        if index >= len(self.questions):
+            self.questions.extend(b"\x02" * (index + 1 - len(self.questions) + 4096))
+        self.questions[index] = 1 if is_question else 0
 
     def _member(self, member_id: int) -> MemberFeatures:
         f = self.features.get(member_id)

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import aliased
 
 from bot.store.models import (
     Identity,
@@ -30,6 +29,8 @@ from segmentation.classify import Previous
 from segmentation.features import IdentityFacts, MemberFeatures, Profile
 from segmentation.model import SegmentDecision
 
+#: Domain counts above this are cached by the engine (the rules only ask "more than three?").
+CACHE_DOMAIN_COUNTS_ABOVE = 5
 #: The import-cursor row that records how far segmentation has read the activity table.
 CURSOR_KEY = "segmentation:activity"
 _CHUNK = 500
@@ -123,30 +124,18 @@ async def domain_members(conn: AsyncConnection, domains: Iterable[str] | None = 
     return out
 
 
-def _profile_query(with_counts: bool, *, by_ids: bool) -> Any:
-    peers = aliased(Identity)
-    count_expr: Any = (
-        select(func.count(func.distinct(peers.member_id)))
-        .where(peers.email_domain == Identity.email_domain)
-        .scalar_subquery()
-        if with_counts
-        else literal(0)
-    )
-    query = select(
-        Member.id,
-        Member.is_bot,
-        Identity.platform,
-        Identity.email,
-        Identity.display_name,
-        Identity.title,
-        Identity.email_domain,
-        count_expr,
-    ).join(Identity, Identity.member_id == Member.id)
-    return query.where(Member.id.in_(bindparam("ids", expanding=True))) if by_ids else query
-
-
+_PROFILE_COLUMNS = (
+    Member.id,
+    Member.is_bot,
+    Identity.platform,
+    Identity.email,
+    Identity.display_name,
+    Identity.title,
+    Identity.email_domain,
+)
 # Built once: constructing these selects costs more Python time than SQLite takes to run them.
-_PROFILES = {(c, b): _profile_query(c, by_ids=b) for c in (True, False) for b in (True, False)}
+_PROFILES = select(*_PROFILE_COLUMNS).join(Identity, Identity.member_id == Member.id)
+_PROFILES_BY_IDS = _PROFILES.where(Member.id.in_(bindparam("ids", expanding=True)))
 _STATE = select(MemberFeatureRow.member_id, MemberFeatureRow.features, MemberFeatureRow.decisions)
 _STATE_BY_IDS = _STATE.where(MemberFeatureRow.member_id.in_(bindparam("ids", expanding=True)))
 
@@ -155,26 +144,38 @@ async def profiles(
     conn: AsyncConnection,
     member_ids: Sequence[int] | None = None,
     *,
-    domain_counts: Mapping[str, int] | None = None,
+    domain_counts: dict[str, int] | None = None,
 ) -> dict[int, Profile]:
     """Profiles of the given members (all when None), with how many members share each e-mail domain.
 
-    ``domain_counts`` (from ``domain_members``) is used when the caller has it for
-    everyone; otherwise the counts come from a correlated subquery in the same statement.
+    ``domain_counts`` is a cache the caller keeps: domains missing from it are counted
+    with one grouped query and added, so a busy free-mail domain is counted once, not on
+    every event.
     """
-    found: dict[int, tuple[bool, list[IdentityFacts], dict[str, int]]] = {}
+    found: dict[int, tuple[bool, list[IdentityFacts], set[str]]] = {}
     batches: list[Sequence[int] | None] = [None] if member_ids is None else list(_chunks(list(member_ids)))
     for chunk in batches:
-        query = _PROFILES[(domain_counts is None, chunk is not None)]
-        params = {"ids": list(chunk)} if chunk is not None else {}
-        for mid, is_bot, platform, email, name, title, domain, count in await conn.execute(query, params):
-            entry = found.setdefault(mid, (bool(is_bot), [], {}))
+        rows = await (
+            conn.execute(_PROFILES) if chunk is None else conn.execute(_PROFILES_BY_IDS, {"ids": list(chunk)})
+        )
+        for mid, is_bot, platform, email, name, title, domain in rows:
+            entry = found.setdefault(mid, (bool(is_bot), [], set()))
             entry[1].append(
                 IdentityFacts(platform=platform, email=email, display_name=name or "", title=title)
             )
             if domain:
-                entry[2][domain] = domain_counts.get(domain, 1) if domain_counts is not None else int(count)
-    return {mid: Profile(mid, tuple(ids), is_bot, counts) for mid, (is_bot, ids, counts) in found.items()}
+                entry[2].add(domain)
+    cache = domain_counts if domain_counts is not None else {}
+    missing = {d for _, _, domains in found.values() for d in domains if d not in cache}
+    fresh = await domain_members(conn, missing) if missing else {}
+    # Only counts that can no longer change a decision are remembered: a domain shared by
+    # more than a few members stays "shared"; a small one is counted again next time.
+    cache.update({d: n for d, n in fresh.items() if n > CACHE_DOMAIN_COUNTS_ABOVE})
+    counts = {**fresh, **{d: cache[d] for _, _, domains in found.values() for d in domains if d in cache}}
+    return {
+        mid: Profile(mid, tuple(ids), is_bot, {d: counts.get(d, 1) for d in domains})
+        for mid, (is_bot, ids, domains) in found.items()
+    }
 
 
 async def load_features(

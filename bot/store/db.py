@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -43,9 +45,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _dumps(value: Any) -> str:
+    """JSON for the database: orjson is several times faster than the standard library on the
+    feature summaries and evidence written per member; the standard library takes what orjson
+    refuses (lone surrogates in text that slipped through)."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, ensure_ascii=False)
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() == "postgresql":
         kwargs.update(pool_pre_ping=True, connect_args={"timeout": 10})
     engine = create_async_engine(url, **kwargs)
