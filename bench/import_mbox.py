@@ -1,11 +1,12 @@
 """Benchmark: ``cohortbot import mbox`` end to end on the linux-raid archive, against GrimoireLab Perceval.
 
 Ours: a fresh SQLite database, then ``discover_mbox`` + ``bot.importing.import_sources`` (the
-CLI's path: parsing in the process pool, store writes, identity resolution) timed from
+CLI's path: parsing in the parser processes, store writes, identity resolution) timed from
 discovery to the last commit, with the peak RSS of this process and its descendants (the
-parser processes) sampled from /proc. Perceval: a throwaway venv with ``pip install
-perceval``, then ``perceval mbox URI DIR --json-line`` on the gunzipped file, counting
-the JSON lines it prints. Prints one JSON object.
+parser processes) together, sampled from /proc, beside getrusage's per-process peaks.
+Perceval: a throwaway venv with ``pip install perceval``, then ``perceval mbox URI DIR
+--json-line`` on the gunzipped file, counting the JSON lines it prints. Prints one JSON
+object.
 
 The machine may be shared: the 1-minute load average before each run is recorded,
 ``--repeat N`` imports N times into fresh databases (median and best reported), and
@@ -162,6 +163,7 @@ def _run_ours_once(mbox: Path, workers: int | None) -> dict[str, Any]:
         again_seconds, again = asyncio.run(_import(url, mbox, workers))
         counts = asyncio.run(_count(url))
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return {
         "load_avg_1m_before": round(load, 2),
         "seconds": round(seconds, 3),
@@ -176,6 +178,7 @@ def _run_ours_once(mbox: Path, workers: int | None) -> dict[str, Any]:
                        "seconds": round(again_seconds, 3)},
         "peak_rss_mb": round(sampler.peak_total / 2**20, 1),
         "peak_rss_main_mb": round(self_peak / 2**20, 1),
+        "peak_rss_largest_child_mb": round(child_peak / 2**20, 1),
         "cpu_seconds": {"main": round(main_cpu, 2), "parsers": round(parsers_cpu, 2)},
     }
 
