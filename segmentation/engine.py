@@ -278,7 +278,8 @@ class SegmentationEngine:
             for mid in people:
                 features.setdefault(mid, MemberFeatures())
             moment = await self.as_of(conn, as_of, seen=latest)
-            report = await self._decide_and_write(conn, features, moment, save_all=True)
+            current = await repo.load_decisions(conn)
+            report = await self._decide_and_write(conn, features, moment, save_all=True, current=current)
             await repo.write_cursor(conn, last_id, now=self.clock.now())
         self._cursor = last_id
         return ClassifyReport(

@@ -8,11 +8,14 @@ community from rewriting hundreds of thousands of identical rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,8 +44,18 @@ class CurrentRow:
     id: int
     value: str
     confidence: float
-    evidence: dict[str, Any]
+    #: A digest of the evidence as written, so an unchanged decision is recognised without
+    #: reading or storing the evidence twice.
+    digest: str
     pinned_by: str | None
+
+
+def evidence_digest(evidence: Mapping[str, Any]) -> str:
+    try:
+        raw = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # text orjson refuses (lone surrogates)
+        raw = json.dumps(evidence, sort_keys=True).encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -184,6 +197,14 @@ async def load_features(
     return {mid: f for mid, (f, _) in (await load_state(conn, member_ids)).items()}
 
 
+_DECISIONS = select(MemberFeatureRow.member_id, MemberFeatureRow.decisions)
+
+
+async def load_decisions(conn: AsyncConnection) -> dict[int, dict[str, CurrentRow] | None]:
+    """Every member's cached current decisions (None where not cached yet)."""
+    return {mid: _rows_of(decisions) for mid, decisions in await conn.execute(_DECISIONS)}
+
+
 async def load_state(
     conn: AsyncConnection, member_ids: Sequence[int] | None = None
 ) -> dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]]:
@@ -204,7 +225,7 @@ def _rows_of(decisions: dict[str, Any] | None) -> dict[str, CurrentRow] | None:
         return None
     return {
         dim: CurrentRow(
-            int(d["id"]), d["value"], float(d["confidence"]), d.get("evidence") or {}, d.get("pinned_by")
+            int(d["id"]), d["value"], float(d["confidence"]), d.get("digest", ""), d.get("pinned_by")
         )
         for dim, d in decisions.items()
     }
@@ -216,7 +237,7 @@ def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
             "id": r.id,
             "value": r.value,
             "confidence": r.confidence,
-            "evidence": r.evidence,
+            "digest": r.digest,
             "pinned_by": r.pinned_by,
         }
         for dim, r in rows.items()
@@ -280,7 +301,9 @@ async def current_assignments(
     for chunk in batches:
         q = query if chunk is None else query.where(SegmentAssignment.member_id.in_(list(chunk)))
         for rid, mid, dim, value, conf, evidence, pinned in await conn.execute(q):
-            out.setdefault(mid, {})[dim] = CurrentRow(rid, value, conf, evidence or {}, pinned)
+            out.setdefault(mid, {})[dim] = CurrentRow(
+                rid, value, conf, evidence_digest(evidence or {}), pinned
+            )
     return out
 
 
@@ -316,9 +339,10 @@ async def write_decisions(
             if d.pinned_by and old is not None and old.pinned_by == d.pinned_by and old.value == d.value:
                 continue  # a pin is written once, by the override itself
             evidence = d.as_export()
+            digest = evidence_digest(evidence)
             if old is not None and old.value == d.value:
-                if abs(old.confidence - d.confidence) > 1e-9 or old.evidence != evidence:
-                    after[dim] = CurrentRow(old.id, old.value, d.confidence, evidence, old.pinned_by)
+                if abs(old.confidence - d.confidence) > 1e-9 or old.digest != digest:
+                    after[dim] = CurrentRow(old.id, old.value, d.confidence, digest, old.pinned_by)
                     refresh.append(
                         {
                             "rid": old.id,
@@ -360,7 +384,7 @@ async def write_decisions(
             mid, dim = inserted_for[position]
             position += 1
             report.current[mid][dim] = CurrentRow(
-                row_id, row["value"], row["confidence"], row["evidence"], row["pinned_by"]
+                row_id, row["value"], row["confidence"], evidence_digest(row["evidence"]), row["pinned_by"]
             )
     if refresh:
         stmt = (
