@@ -112,6 +112,7 @@ class OrgKnowledge:
         self._orgs = orgs
         self._classes = classes
         self._freemail = freemail
+        self._memo: dict[str, DomainInfo] = {}
 
     @classmethod
     def load_default(cls, extra: dict[str, dict[str, str]] | None = None) -> OrgKnowledge:
@@ -128,6 +129,18 @@ class OrgKnowledge:
 
     def lookup(self, address_or_domain: str, *, display_name: str = "") -> DomainInfo:
         domain = address_or_domain.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+        info = self._memo.get(domain)
+        if info is None:
+            info = self._lookup(domain)
+            if len(self._memo) < 200_000:
+                self._memo[domain] = info
+        # Only an otherwise unknown company domain can turn out to be someone's own name.
+        if info.domain_class == "company" and info.org is None and display_name:
+            if _looks_personal(domain.split("."), display_name):
+                return DomainInfo(domain, "personal", None, info.country)
+        return info
+
+    def _lookup(self, domain: str) -> DomainInfo:
         labels = domain.split(".")
         country = _country(labels)
         # Most specific first: mail.intel.com, then intel.com.
@@ -157,8 +170,6 @@ class OrgKnowledge:
             return DomainInfo(domain, "government", None, country)
         if len(labels) < 2:
             return DomainInfo(domain, "unknown", None, None)
-        if display_name and _looks_personal(labels, display_name):
-            return DomainInfo(domain, "personal", None, country)
         return DomainInfo(domain, "company", None, country)
 
 
