@@ -135,9 +135,9 @@ class OrgKnowledge:
             if len(self._memo) < 200_000:
                 self._memo[domain] = info
         # Only an otherwise unknown company domain can turn out to be someone's own name.
-        if info.domain_class == "company" and info.org is None and display_name:
-            if _looks_personal(domain.split("."), display_name):
-                return DomainInfo(domain, "personal", None, info.country)
+        company = info.domain_class == "company" and info.org is None
+        if company and display_name and _looks_personal(domain.split("."), display_name):
+            return DomainInfo(domain, "personal", None, info.country)
         return info
 
     def _lookup(self, domain: str) -> DomainInfo:
