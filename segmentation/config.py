@@ -71,9 +71,11 @@ HINTS = ("technical", "end_user", "business", "academic")
 class SegmentationConfig:
     """The validated settings, with segment expressions compiled and a ruleset version."""
 
-    def __init__(self, document: _Document, *, digest: str, source: str) -> None:
+    def __init__(self, document: _Document, *, digest: str, source: str, text: str = "") -> None:
         self.document = document
         self.source = source
+        #: The settings as written, so a worker process can load exactly the same ruleset.
+        self.text = text
         #: Derived data that users of the settings compute once (the classifier's rule plan).
         self.memo: dict[str, Any] = {}
         self.ruleset_version = f"{document.version}+{digest[:10]}"
@@ -115,6 +117,13 @@ def load_config(path: Path | None = None, *, known_rules: frozenset[str] | None 
             text, source = path.read_text(encoding="utf-8"), str(path)
         except OSError as exc:
             raise ConfigurationError(f"cannot read segmentation settings {path}: {exc.strerror}") from None
+    return load_config_text(text, source=source, known_rules=known_rules)
+
+
+def load_config_text(
+    text: str, *, source: str = "segmentation settings", known_rules: frozenset[str] | None = None
+) -> SegmentationConfig:
+    """Validate settings given as TOML text (``load_config`` reads the file first)."""
     try:
         raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -134,4 +143,4 @@ def load_config(path: Path | None = None, *, known_rules: frozenset[str] | None 
                 f"known rules: {', '.join(sorted(known_rules))}"
             )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return SegmentationConfig(document, digest=digest, source=source)
+    return SegmentationConfig(document, digest=digest, source=source, text=text)

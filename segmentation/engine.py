@@ -17,7 +17,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -36,7 +35,7 @@ from segmentation.domains import OrgKnowledge
 from segmentation.features import MemberFeatures, Profile
 from segmentation.fold import Folder, payload_of, signals_of
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
-from segmentation.parallel import fold_partition
+from segmentation.parallel import PartitionJob, run_partition
 
 log = logging.getLogger(__name__)
 
@@ -259,27 +258,42 @@ class SegmentationEngine:
     async def rebuild(self, *, as_of: datetime | None = None) -> ClassifyReport:
         """``classify --all``: recompute every member's features and decisions from all activities.
 
-        On a SQLite file with many activities the reading and folding is split over worker
-        processes by member (see ``segmentation.parallel``); elsewhere it runs here.
+        On a SQLite file with many activities the reading, folding and classifying is split
+        over worker processes by member (see ``segmentation.parallel``); elsewhere it runs here.
         """
         started = time.perf_counter()
         async with self.store.connection() as conn:
             await self._prepare(conn)
             count = (await conn.execute(select(func.count()).select_from(Activity))).scalar_one()
+            moment = await self.as_of(conn, as_of)
+            known = await self._current_rows(conn)
             path = self._sqlite_file()
             if path is not None and count >= self.parallel_threshold and self.workers > 1:
-                features, activities, last_id, latest = await self._fold_partitions(path)
+                counts = await repo.domain_members(conn)
+                features, decisions, activities, last_id = await self._run_partitions(
+                    path, moment, known, counts
+                )
+                now = self.clock.now()
+                report = await repo.write_decisions(conn, decisions, known, now=now)
+                await repo.save_features(
+                    conn,
+                    features,
+                    decisions,
+                    now=now,
+                    ruleset_version=self.config.ruleset_version,
+                    current={**known, **report.current},
+                )
             else:
                 features = {}
                 fold = _Pass(self, conn, features, load_missing=False)
                 await fold.run(0)
-                activities, last_id, latest = fold.activities, fold.last_id, fold.latest
-            people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
-            for mid in people:
-                features.setdefault(mid, MemberFeatures())
-            moment = await self.as_of(conn, as_of, seen=latest)
-            current = await repo.load_decisions(conn)
-            report = await self._decide_and_write(conn, features, moment, save_all=True, current=current)
+                activities, last_id = fold.activities, fold.last_id
+                people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
+                for mid in people:
+                    features.setdefault(mid, MemberFeatures())
+                report = await self._decide_and_write(
+                    conn, features, moment, save_all=True, current=dict(known)
+                )
             await repo.write_cursor(conn, last_id, now=self.clock.now())
         self._cursor = last_id
         return ClassifyReport(
@@ -292,32 +306,64 @@ class SegmentationEngine:
             seconds=time.perf_counter() - started,
         )
 
+    async def _current_rows(self, conn: AsyncConnection) -> dict[int, dict[str, repo.CurrentRow]]:
+        """Everyone's current decision rows: from the cache kept with features, else from the rows."""
+        cached = await repo.load_decisions(conn)
+        known = {mid: rows for mid, rows in cached.items() if rows is not None}
+        uncached = [mid for mid, rows in cached.items() if rows is None]
+        if uncached:
+            known.update(await repo.current_assignments(conn, uncached))
+        # Members pinned before their first classification have rows but no cache entry yet.
+        pinned = await conn.execute(
+            select(SegmentAssignment.member_id)
+            .where(SegmentAssignment.current.is_(True), SegmentAssignment.pinned_by.is_not(None))
+            .distinct()
+        )
+        orphans = [mid for (mid,) in pinned if mid not in known]
+        if orphans:
+            known.update(await repo.current_assignments(conn, orphans))
+        return known
+
     def _sqlite_file(self) -> str | None:
         url = self.store.engine.url
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return None
         return url.database
 
-    async def _fold_partitions(
-        self, path: str
-    ) -> tuple[dict[int, MemberFeatures], int, int, datetime | None]:
+    async def _run_partitions(
+        self,
+        path: str,
+        as_of: datetime,
+        known: dict[int, dict[str, repo.CurrentRow]],
+        counts: dict[str, int],
+    ) -> tuple[dict[int, MemberFeatures], dict[int, SegmentDecision], int, int]:
         parts = self.workers
         sql = str(_PARTITION_QUERY.compile(dialect=sqlite_dialect()))
-        loop = asyncio.get_running_loop()
-        bots = frozenset(self._bots)
-        with ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = await asyncio.gather(
-                *(
-                    loop.run_in_executor(
-                        pool,
-                        partial(fold_partition, path, sql, part=i, parts=parts, bots=bots, hints=self._hints),
-                    )
-                    for i in range(parts)
-                )
+        previous = {mid: repo.previous_of(rows) for mid, rows in known.items()}
+        jobs = [
+            PartitionJob(
+                db_path=path,
+                sql=sql,
+                part=i,
+                parts=parts,
+                bots=frozenset(self._bots),
+                hints=self._hints,
+                config_text=self.config.text,
+                org_overrides=self.config.org_overrides(),
+                domain_counts=counts,
+                previous={m: p for m, p in previous.items() if m % parts == i},
+                as_of=as_of,
             )
+            for i in range(parts)
+        ]
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = await asyncio.gather(*(loop.run_in_executor(pool, run_partition, job) for job in jobs))
         features: dict[int, MemberFeatures] = {}
+        decisions: dict[int, SegmentDecision] = {}
         for result in results:
             features.update(result.features)
+            decisions.update(result.decisions)
         for result in results:
             for credit in result.credits:
                 if credit.member_id in self._bots:
@@ -326,12 +372,11 @@ class SegmentationEngine:
                 if target is None:
                     target = features[credit.member_id] = MemberFeatures()
                 target.add_thanks_received(solved=credit.solved, uid=credit.uid, text=credit.text)
-        latest = max((r.latest for r in results if r.latest is not None), default=None)
         return (
             features,
+            decisions,
             sum(r.activities for r in results),
             max((r.last_id for r in results), default=0),
-            latest,
         )
 
     async def update(self, *, as_of: datetime | None = None, everyone: bool = False) -> ClassifyReport:

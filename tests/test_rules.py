@@ -315,3 +315,16 @@ def test_demotion_applies_after_the_grace_period() -> None:
 def test_core_needs_volume_and_answers() -> None:
     f = features(*["try mdadm --re-add and check the kernel log"] * 40, reply_to_question=True)
     assert engagement(f, today=AS_OF.date(), settings=CONFIG.engagement).value == "core"
+
+
+def test_decisions_do_not_read_thanks_received() -> None:
+    """The parallel rebuild classifies before cross-partition thank-yous arrive, so no rule may read them."""
+    plain = features("Try mdadm --re-add on the kernel raid array", reply_to_question=True)
+    thanked = MemberFeatures.from_json(plain.to_json())
+    for i in range(40):
+        thanked.add_thanks_received(solved=i % 2 == 0, uid=f"mail:t{i}", text="thanks!")
+    a = classify(plain, profile("a@gmail.com"), config=CONFIG, knowledge=KNOWLEDGE, as_of=AS_OF)
+    b = classify(thanked, profile("a@gmail.com"), config=CONFIG, knowledge=KNOWLEDGE, as_of=AS_OF)
+    assert {d: (v.value, v.confidence, v.reasons) for d, v in a.dimensions.items()} == {
+        d: (v.value, v.confidence, v.reasons) for d, v in b.dimensions.items()
+    }
