@@ -67,8 +67,9 @@ def _inline_code(text: str) -> bool:
     found = 0
     for guard, pattern in _INLINE_KINDS:
         if guard in text:
-            for _ in pattern.finditer(text):
-                found += 1
+            for m in pattern.finditer(text):
+                # A name with two underscores (net_ping_timeout) is a setting or a variable on its own.
+                found += 2 if guard == "_" and m.group().count("_") >= 2 else 1
                 if found >= 2:
                     return True
     if _CAMEL_HINT.search(text):
