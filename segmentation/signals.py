@@ -618,10 +618,11 @@ def message_signals(
         flags |= COMMAND
     if _inline_code(text):
         flags |= INLINE_CODE
-    if _QUESTION_MARK.search(text) or _QUESTION.search(lowered, words):
+    basic = _BASIC.search(lowered, words)
+    if basic or _asks(lowered, words):
         flags |= QUESTION
-    if _BASIC.search(lowered, words):
-        flags |= BASIC_QUESTION | QUESTION
+    if basic:
+        flags |= BASIC_QUESTION
     elif (
         not flags & TECHNICAL_FLAGS
         and not words.isdisjoint(USAGE_TERMS)
@@ -629,7 +630,7 @@ def message_signals(
         and (flags & QUESTION or _PROBLEM.search(lowered))
     ):
         # A question or a problem about using the application, with nothing technical in it.
-        flags |= BASIC_QUESTION | QUESTION
+        flags |= BASIC_QUESTION
     if not _THANKS_WORDS.isdisjoint(words):
         flags |= THANKS
     if _SOLVED.search(lowered, words):
@@ -643,6 +644,18 @@ def message_signals(
     return MessageSignals(
         flags=flags, tech_terms=tech, words=len(word_list), phrases=phrases, trailer_domains=trailers
     )
+
+
+def _asks(lowered: str, words: frozenset[str]) -> bool:
+    return _QUESTION_MARK.search(lowered) is not None or _QUESTION.search(lowered, words)
+
+
+def is_question(own: str) -> bool:
+    """Exactly the QUESTION flag of ``message_signals``, at a fraction of the cost: what a reply
+    needs to know about the message it answers."""
+    lowered = (own if len(own) <= _TALK_SCAN else own[:_TALK_SCAN]).lower()
+    words = frozenset(_WORD.findall(lowered))
+    return _asks(lowered, words) or _BASIC.search(lowered, words)
 
 
 def flag_names(flags: int) -> list[str]:

@@ -59,3 +59,12 @@ def test_huge_and_hostile_text_is_bounded(shared_data) -> None:
         message_signals(s)
     message_signals("x" * 5_000_000)  # scanned up to a bound, no blow-up
     message_signals("(a+)+$" * 1000 + "\n" * 1000)
+
+
+@pytest.mark.parametrize(("text", "present", "absent", "phrases"), CASES)
+def test_is_question_agrees_with_the_full_signals(
+    text: str, present: set[str], absent: set[str], phrases: set[str]
+) -> None:
+    from segmentation.signals import QUESTION, is_question
+
+    assert is_question(text) == bool(message_signals(text).flags & QUESTION)
