@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import aliased
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import BadArgument, UnknownMember
@@ -33,13 +32,12 @@ from segmentation.classify import classify
 from segmentation.config import SegmentationConfig
 from segmentation.domains import OrgKnowledge
 from segmentation.features import MemberFeatures, Profile
-from segmentation.fold import Folder, payload_of, signals_of
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
 from segmentation.parallel import PartitionJob, run_partition
+from segmentation.reading import PARTITION_QUERY, ActivityPass
 
 log = logging.getLogger(__name__)
 
-_PAGE = 5000
 #: Below this many activities, starting worker processes costs more than it saves.
 _POOL_THRESHOLD = 20_000
 #: An archive whose last activity is older than this is judged as of its own end.
@@ -62,107 +60,6 @@ class ClassifyReport:
             f"{self.as_of:%Y-%m-%d}; {self.moved} values changed, {self.refreshed} refreshed; "
             f"ruleset {self.ruleset_version}; {self.seconds:.1f}s"
         )
-
-
-def _activity_rows() -> Any:
-    """Activities, each with the message it replies to, in ``segmentation.fold.COLUMNS`` order."""
-    target = aliased(Activity)
-    return (
-        select(
-            Activity.id,
-            Activity.member_id,
-            Activity.kind,
-            Activity.occurred_at,
-            Activity.own_text,
-            Activity.signature,
-            Activity.subject,
-            Activity.patch_lines,
-            Activity.tz_offset_minutes,
-            Activity.place_id,
-            Activity.event_uid,
-            target.id,
-            target.member_id,
-            target.own_text,
-            target.patch_lines,
-            target.subject,
-        )
-        .select_from(Activity)
-        .outerjoin(target, target.event_uid == Activity.reply_to_uid)
-    )
-
-
-# Built once: building a select with an alias costs more Python time than SQLite takes to run it.
-_PAGE_QUERY = _activity_rows().where(Activity.id > bindparam("after")).order_by(Activity.id).limit(_PAGE)
-#: One partition of members (``member_id % parts = part``), for the rebuild's worker processes.
-_PARTITION_QUERY = (
-    _activity_rows().where(Activity.member_id % bindparam("parts") == bindparam("part")).order_by(Activity.id)
-)
-
-
-class _Pass:
-    """One read over new activities in the event loop, folding them into feature summaries.
-
-    In an incremental pass the stored state (features and current decisions) of every
-    member a page touches is loaded with one query before the page is folded; in a
-    rebuild everyone starts from nothing.
-    """
-
-    def __init__(
-        self,
-        engine: SegmentationEngine,
-        conn: AsyncConnection,
-        features: dict[int, MemberFeatures],
-        *,
-        load_missing: bool,
-    ) -> None:
-        self.engine = engine
-        self.conn = conn
-        self.load_missing = load_missing
-        self.folder = Folder(features=features, bots=engine._bots, hints=engine._hints)
-        #: Current decision rows of loaded members, as cached with their features (None: not cached).
-        self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
-
-    @property
-    def touched(self) -> set[int]:
-        return self.folder.touched
-
-    @property
-    def activities(self) -> int:
-        return self.folder.activities
-
-    @property
-    def last_id(self) -> int:
-        return self.folder.last_id
-
-    @property
-    def latest(self) -> datetime | None:
-        return self.folder.latest
-
-    async def _preload(self, rows: list[Any]) -> None:
-        features = self.folder.features
-        wanted = {r[1] for r in rows} | {r[12] for r in rows if r[12] is not None}
-        missing = [m for m in wanted if m not in features and m not in self.engine._bots]
-        if not missing:
-            return
-        state = await repo.load_state(self.conn, missing)
-        for mid in missing:
-            f, rows_ = state.get(mid, (MemberFeatures(), {}))
-            features[mid], self.current[mid] = f, rows_
-
-    async def run(self, after: int) -> None:
-        last = after
-        more = True
-        while more:
-            rows = list(await self.conn.execute(_PAGE_QUERY, {"after": last}))
-            more = len(rows) == _PAGE  # a short page is the last one: no extra query to find out
-            if not rows:
-                break
-            if self.load_missing:
-                await self.engine._learn(self.conn, rows)
-                await self._preload(rows)
-            last = rows[-1][0]
-            self.folder.fold(rows, signals_of(payload_of(rows)))
-        self.folder.last_id = max(self.folder.last_id, last)
 
 
 class SegmentationEngine:
@@ -285,7 +182,7 @@ class SegmentationEngine:
                 )
             else:
                 features = {}
-                fold = _Pass(self, conn, features, load_missing=False)
+                fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints)
                 await fold.run(0)
                 activities, last_id = fold.activities, fold.last_id
                 people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
@@ -338,7 +235,7 @@ class SegmentationEngine:
         counts: dict[str, int],
     ) -> tuple[dict[int, MemberFeatures], dict[int, SegmentDecision], int, int]:
         parts = self.workers
-        sql = str(_PARTITION_QUERY.compile(dialect=sqlite_dialect()))
+        sql = str(PARTITION_QUERY.compile(dialect=sqlite_dialect()))
         previous = {mid: repo.previous_of(rows) for mid, rows in known.items()}
         jobs = [
             PartitionJob(
@@ -399,7 +296,7 @@ class SegmentationEngine:
         async with self.store.connection() as conn:
             after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
             features: dict[int, MemberFeatures] = {}
-            fold = _Pass(self, conn, features, load_missing=True)
+            fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints, learn=self._learn)
             await fold.run(after)
             current = fold.current
             if everyone:

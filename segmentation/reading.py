@@ -1,0 +1,120 @@
+"""Reading activities for segmentation: the page and partition queries and the in-process pass."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from bot.store.models import Activity
+from segmentation import repository as repo
+from segmentation.features import MemberFeatures
+from segmentation.fold import Folder, payload_of, signals_of
+
+PAGE = 5000
+
+
+def _activity_rows() -> Any:
+    """Activities, each with the message it replies to, in ``segmentation.fold.COLUMNS`` order."""
+    target = aliased(Activity)
+    return (
+        select(
+            Activity.id,
+            Activity.member_id,
+            Activity.kind,
+            Activity.occurred_at,
+            Activity.own_text,
+            Activity.signature,
+            Activity.subject,
+            Activity.patch_lines,
+            Activity.tz_offset_minutes,
+            Activity.place_id,
+            Activity.event_uid,
+            target.id,
+            target.member_id,
+            target.own_text,
+            target.patch_lines,
+            target.subject,
+        )
+        .select_from(Activity)
+        .outerjoin(target, target.event_uid == Activity.reply_to_uid)
+    )
+
+
+# Built once: building a select with an alias costs more Python time than SQLite takes to run it.
+PAGE_QUERY = _activity_rows().where(Activity.id > bindparam("after")).order_by(Activity.id).limit(PAGE)
+#: One partition of members (``member_id % parts = part``), for the rebuild's worker processes.
+PARTITION_QUERY = (
+    _activity_rows().where(Activity.member_id % bindparam("parts") == bindparam("part")).order_by(Activity.id)
+)
+
+
+class ActivityPass:
+    """One read over new activities in the event loop, folding them into feature summaries.
+
+    In an incremental pass (``learn`` given: it looks up members and places not seen
+    before) the stored state — features and current decisions — of every member a page
+    touches is loaded with one query before the page is folded; in a rebuild everyone
+    starts from nothing.
+    """
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        features: dict[int, MemberFeatures],
+        *,
+        bots: set[int],
+        hints: Mapping[int, tuple[str | None, str]],
+        learn: Callable[[AsyncConnection, list[Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.learn = learn
+        self.folder = Folder(features=features, bots=bots, hints=hints)
+        #: Current decision rows of loaded members, as cached with their features (None: not cached).
+        self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
+
+    @property
+    def touched(self) -> set[int]:
+        return self.folder.touched
+
+    @property
+    def activities(self) -> int:
+        return self.folder.activities
+
+    @property
+    def last_id(self) -> int:
+        return self.folder.last_id
+
+    @property
+    def latest(self) -> datetime | None:
+        return self.folder.latest
+
+    async def _preload(self, rows: list[Any]) -> None:
+        features = self.folder.features
+        wanted = {r[1] for r in rows} | {r[12] for r in rows if r[12] is not None}
+        missing = [m for m in wanted if m not in features and m not in self.folder.bots]
+        if not missing:
+            return
+        state = await repo.load_state(self.conn, missing)
+        for mid in missing:
+            f, rows_ = state.get(mid, (MemberFeatures(), {}))
+            features[mid], self.current[mid] = f, rows_
+
+    async def run(self, after: int) -> None:
+        last = after
+        more = True
+        while more:
+            rows = list(await self.conn.execute(PAGE_QUERY, {"after": last}))
+            more = len(rows) == PAGE  # a short page is the last one: no extra query to find out
+            if not rows:
+                break
+            if self.learn is not None:  # an incremental pass: bring in what is stored
+                await self.learn(self.conn, rows)
+                await self._preload(rows)
+            last = rows[-1][0]
+            self.folder.fold(rows, signals_of(payload_of(rows)))
+        self.folder.last_id = max(self.folder.last_id, last)
