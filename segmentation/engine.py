@@ -4,8 +4,9 @@ Two ways in. ``update()`` reads only the activities added since the last run (a 
 over activity ids), folds them into the stored feature summaries of the members they
 touch and reclassifies those members: this is what the live pipeline calls after each
 event, and it costs about a millisecond. ``rebuild()`` (``classify --all``) throws the
-summaries away and reads everything again, with the per-message work spread over a
-process pool. Both end in the same pure ``classify()`` and the same change-only writes.
+summaries away and reads everything again — on SQLite in worker processes, one
+partition of members each (``segmentation.parallel``). Both fold rows with the same
+``Folder``, end in the same pure ``classify()`` and the same change-only writes.
 """
 
 from __future__ import annotations
