@@ -168,21 +168,22 @@ class SegmentationEngine:
             path = self._sqlite_file()
             if path is not None and count >= self.parallel_threshold and self.workers > 1:
                 counts = await repo.domain_members(conn)
-                features, decisions, activities, last_id = await self._run_partitions(
+                summaries, decisions, activities, last_id = await self._run_partitions(
                     path, moment, known, counts
                 )
+                members = len(summaries)
                 now = self.clock.now()
                 report = await repo.write_decisions(conn, decisions, known, now=now)
                 await repo.save_features(
                     conn,
-                    features,
+                    summaries,
                     decisions,
                     now=now,
                     ruleset_version=self.config.ruleset_version,
                     current={**known, **report.current},
                 )
             else:
-                features = {}
+                features: dict[int, MemberFeatures] = {}
                 fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints)
                 await fold.run(0)
                 activities, last_id = fold.activities, fold.last_id
@@ -192,10 +193,11 @@ class SegmentationEngine:
                 report = await self._decide_and_write(
                     conn, features, moment, save_all=True, current=dict(known)
                 )
+                members = len(features)
             await repo.write_cursor(conn, last_id, now=self.clock.now())
         self._cursor = last_id
         return ClassifyReport(
-            members=len(features),
+            members=members,
             activities=activities,
             moved=report.moved,
             refreshed=report.refreshed,
@@ -234,7 +236,7 @@ class SegmentationEngine:
         as_of: datetime,
         known: dict[int, dict[str, repo.CurrentRow]],
         counts: dict[str, int],
-    ) -> tuple[dict[int, MemberFeatures], dict[int, SegmentDecision], int, int]:
+    ) -> tuple[dict[int, MemberFeatures | dict[str, Any]], dict[int, SegmentDecision], int, int]:
         parts = self.workers
         sql = str(PARTITION_QUERY.compile(dialect=sqlite_dialect()))
         previous = {mid: repo.previous_of(rows) for mid, rows in known.items()}
@@ -257,21 +259,24 @@ class SegmentationEngine:
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(parts, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = await asyncio.gather(*(loop.run_in_executor(pool, run_partition, job) for job in jobs))
-        features: dict[int, MemberFeatures] = {}
+        raw: dict[int, dict[str, Any]] = {}
         decisions: dict[int, SegmentDecision] = {}
         for result in results:
-            features.update(result.features)
-            decisions.update(result.decisions)
+            raw.update(result.features)
+            decisions.update((mid, SegmentDecision.from_wire(w)) for mid, w in result.decisions.items())
+        features: dict[int, MemberFeatures] = {}
         for result in results:
             for credit in result.credits:
                 if credit.member_id in self._bots:
                     continue
                 target = features.get(credit.member_id)
                 if target is None:
-                    target = features[credit.member_id] = MemberFeatures()
+                    target = features[credit.member_id] = MemberFeatures.from_json(raw.get(credit.member_id))
                 target.add_thanks_received(solved=credit.solved, uid=credit.uid, text=credit.text)
+        # Members nobody thanked across partitions are saved as the workers summarised them.
+        everyone: dict[int, MemberFeatures | dict[str, Any]] = {**raw, **features}
         return (
-            features,
+            everyone,
             decisions,
             sum(r.activities for r in results),
             max((r.last_id for r in results), default=0),

@@ -68,6 +68,9 @@ class DimensionDecision:
     reasons: tuple[Reason, ...] = ()
     examples: tuple[Example, ...] = ()
     pinned_by: str | None = None
+    #: The export worked out elsewhere (a rebuild's worker process), used as it is; a
+    #: decision made from it carries no reasons objects of its own.
+    exported: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def explain(self) -> str:
         """Plain language: what was decided and why, as ``members show`` prints it."""
@@ -79,6 +82,8 @@ class DimensionDecision:
         return "; ".join(backing[:4])
 
     def as_export(self) -> dict[str, Any]:
+        if self.exported is not None:
+            return dict(self.exported)
         evidence: list[dict[str, Any]] = [
             {"rule": r.rule, "value": r.value, "weight": round(r.weight, 3), "says": r.says}
             for r in self.reasons
@@ -94,6 +99,10 @@ class DimensionDecision:
         return out
 
 
+#: A decision as plain data: (ruleset version, segments, {dimension: (value, confidence, pinned_by, export)}).
+Wire = tuple[str, tuple[str, ...], dict[str, tuple[str, float, str | None, dict[str, Any]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentDecision:
     """Every dimension for one member, the segments that follow, and the ruleset that decided."""
@@ -105,3 +114,25 @@ class SegmentDecision:
     def value(self, dimension: str) -> str:
         d = self.dimensions.get(dimension)
         return d.value if d else UNKNOWN
+
+    def to_wire(
+        self,
+    ) -> tuple[str, tuple[str, ...], dict[str, tuple[str, float, str | None, dict[str, Any]]]]:
+        """Plain tuples and dicts: cheap to send between processes (dataclasses pickle slowly)."""
+        return (
+            self.ruleset_version,
+            self.segments,
+            {d: (v.value, v.confidence, v.pinned_by, v.as_export()) for d, v in self.dimensions.items()},
+        )
+
+    @classmethod
+    def from_wire(cls, wire: Wire) -> SegmentDecision:
+        version, segments, dims = wire
+        return cls(
+            dimensions={
+                d: DimensionDecision(d, value, confidence, pinned_by=pinned, exported=export)
+                for d, (value, confidence, pinned, export) in dims.items()
+            },
+            ruleset_version=version,
+            segments=tuple(segments),
+        )

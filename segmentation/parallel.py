@@ -17,13 +17,14 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from segmentation.classify import Previous, classify
 from segmentation.config import load_config_text
 from segmentation.domains import OrgKnowledge
 from segmentation.features import IdentityFacts, MemberFeatures, Profile
 from segmentation.fold import Credit, Folder, payload_of, signals_of
-from segmentation.model import SegmentDecision
+from segmentation.model import Wire
 
 _FETCH = 5000
 _PEOPLE_SQL = "SELECT id FROM member WHERE is_bot = 0 AND id % ? = ?"
@@ -53,8 +54,10 @@ class PartitionJob:
 
 @dataclass(frozen=True, slots=True)
 class PartitionResult:
-    features: dict[int, MemberFeatures]
-    decisions: dict[int, SegmentDecision]
+    """Plain data only: pickling 25,000 feature and decision objects cost seconds per worker."""
+
+    features: dict[int, dict[str, Any]]  # MemberFeatures.to_json() per member
+    decisions: dict[int, Wire]  # SegmentDecision.to_wire() per member
     credits: list[Credit]
     activities: int
     last_id: int
@@ -88,16 +91,21 @@ def run_partition(job: PartitionJob) -> PartitionResult:
         conn.close()
     config = load_config_text(job.config_text)
     knowledge = OrgKnowledge.load_default({d: dict(o) for d, o in job.org_overrides.items()})
-    decisions: dict[int, SegmentDecision] = {}
+    decisions: dict[int, Wire] = {}
     for mid, f in features.items():
         profile = profiles.get(mid)
         if profile is None or profile.is_bot:
             continue
         decisions[mid] = classify(
             f, profile, config=config, knowledge=knowledge, as_of=job.as_of, previous=job.previous.get(mid)
-        )
+        ).to_wire()
     return PartitionResult(
-        features, decisions, folder.credits, folder.activities, folder.last_id, folder.latest
+        {mid: f.to_json() for mid, f in features.items()},
+        decisions,
+        folder.credits,
+        folder.activities,
+        folder.last_id,
+        folder.latest,
     )
 
 

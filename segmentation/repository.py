@@ -246,7 +246,7 @@ def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
 
 async def save_features(
     conn: AsyncConnection,
-    features: Mapping[int, MemberFeatures],
+    features: Mapping[int, MemberFeatures | dict[str, Any]],
     decisions: Mapping[int, SegmentDecision],
     *,
     now: datetime,
@@ -257,7 +257,7 @@ async def save_features(
     rows = [
         {
             "member_id": mid,
-            "features": f.to_json(),
+            "features": f if isinstance(f, dict) else f.to_json(),
             "segments": list(decisions[mid].segments) if mid in decisions else [],
             "decisions": _decisions_json(current[mid]) if current is not None and mid in current else None,
             "ruleset_version": ruleset_version,
