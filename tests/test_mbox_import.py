@@ -5,13 +5,12 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from interrupting import InterruptAfter
 from sqlalchemy import func, select
 
-from adapters.base import ImportBatch
 from adapters.imports.mbox import MboxSource, discover_mbox
 from adapters.imports.mbox_split import FROM_LINE, CountingReader, split_records
 from adapters.imports.parser_pool import ParserPool, PoolBroken
@@ -264,38 +263,11 @@ async def test_second_import_adds_nothing(tmp_path: Path, store: Store) -> None:
     assert await counts(store) == before
 
 
-class _StopsAfter:
-    """An ArchiveSource that dies after a few stored batches, like an import killed mid-way."""
-
-    def __init__(self, inner: MboxSource, batches: int) -> None:
-        self.inner = inner
-        self.left = batches
-
-    @property
-    def key(self) -> str:
-        return self.inner.key
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    @property
-    def size(self) -> int:
-        return self.inner.size
-
-    def batches(self, *, start: int = 0) -> Iterator[ImportBatch]:
-        for batch in self.inner.batches(start=start):
-            if self.left == 0:
-                raise KeyboardInterrupt("killed")
-            self.left -= 1
-            yield batch
-
-
 async def test_interrupted_import_resumes_to_the_clean_result(tmp_path: Path, store: Store) -> None:
     path = write_mbox(tmp_path / "a.mbox", 20)
     source = MboxSource(path.resolve(), workers=0, batch_size=3)
     with pytest.raises(KeyboardInterrupt):
-        await import_sources(store, [_StopsAfter(source, 2)])
+        await import_sources(store, [InterruptAfter(source, 2, error=KeyboardInterrupt("killed"))])
     async with store.connection() as conn:
         cursor = (await conn.execute(select(ImportCursor.position, ImportCursor.finished))).one()
     assert tuple(cursor) == (6, False)

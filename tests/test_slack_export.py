@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from interrupting import InterruptAfter, Interrupted
 from sqlalchemy import select
 
-from adapters.base import ArchiveSource, ImportBatch
 from adapters.imports.slack_export import discover_slack_export
 from adapters.imports.slack_translate import (
     Skip,
@@ -212,36 +211,6 @@ async def test_reimport_adds_nothing(store: Store, tmp_path: Path) -> None:
     rescanned = await import_sources(store, discover_slack_export(root), rescan=True)
     assert rescanned.imported == 0 and rescanned.duplicates > 0
     assert await activity_rows(store) == before
-
-
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAfter:
-    """A real source that dies after ``n`` batches, as a killed import would."""
-
-    def __init__(self, inner: ArchiveSource, n: int) -> None:
-        self.inner = inner
-        self.n = n
-
-    @property
-    def key(self) -> str:
-        return self.inner.key
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    @property
-    def size(self) -> int:
-        return self.inner.size
-
-    def batches(self, *, start: int = 0) -> Iterator[ImportBatch]:
-        for i, batch in enumerate(self.inner.batches(start=start)):
-            if i == self.n:
-                raise Interrupted
-            yield batch
 
 
 async def test_resume_after_interruption_gives_the_same_rows(
