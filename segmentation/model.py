@@ -72,15 +72,6 @@ class DimensionDecision:
     #: decision made from it carries no reasons objects of its own.
     exported: Mapping[str, Any] | None = field(default=None, compare=False)
 
-    def explain(self) -> str:
-        """Plain language: what was decided and why, as ``members show`` prints it."""
-        if self.pinned_by:
-            return f"set by {self.pinned_by} (pinned; survives reclassification)"
-        if not self.reasons:
-            return "not enough evidence to say"
-        backing = [r.says for r in self.reasons if r.value == self.value] or [r.says for r in self.reasons]
-        return "; ".join(backing[:4])
-
     def as_export(self) -> dict[str, Any]:
         if self.exported is not None:
             return dict(self.exported)
