@@ -247,7 +247,13 @@ def test_thin_evidence_is_an_honest_unknown() -> None:
     decision = classify(features("ok"), ANON, config=CONFIG, knowledge=KNOWLEDGE, as_of=AS_OF)
     assert decision.value("skill") == "unknown"
     assert decision.value("purpose") == "unknown"
-    assert "too thin" in decision.dimensions["purpose"].reasons[-1].says
+    assert decision.dimensions["purpose"].confidence == 0.0
+    # Some evidence, but too little: still unknown, and the decision says why.
+    weak = classify(
+        features("ok"), profile("x@tiny.example"), config=CONFIG, knowledge=KNOWLEDGE, as_of=AS_OF
+    )
+    assert weak.value("purpose") == "unknown"
+    assert "too thin" in weak.dimensions["purpose"].reasons[-1].says
 
 
 def test_pinned_value_wins_and_is_marked() -> None:
