@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.core.errors import CohortbotError
+from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
 from bot.importing import ImportSummary, SilentReporter, import_sources
 from bot.progress import RichReporter
 from bot.store import Store, open_store
@@ -88,10 +89,12 @@ def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the generated archives and the demo database.")
     ] = Path("cohortbot-demo"),
-    members: Annotated[int, typer.Option("--members", help="How many people the demo community has.")] = 300,
+    members: Annotated[
+        int, typer.Option("--members", help="How many people the demo community has.")
+    ] = DEFAULT_MEMBERS,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the generator (same seed, same community).")
-    ] = 7,
+    ] = DEFAULT_SEED,
 ) -> None:
     """Generate a demo community, import it through the real importers and show what the bot knows."""
     from bot.demo.run import run_demo

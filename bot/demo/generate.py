@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import ConfigurationError
+from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
 from bot.demo.people import Person, Population
 from bot.demo.plan import Plan, Planner
 from bot.demo.world import END, PROJECT, START, WEEKS
@@ -27,8 +28,7 @@ from bot.demo.write_slack import SlackWriter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = 20261102
-DEFAULT_MEMBERS = 300
+
 MANIFEST = "manifest.json"
 GENERATOR_VERSION = 1
 

@@ -20,7 +20,8 @@ from adapters.base import ArchiveSource
 from adapters.imports.discord_export import discover_discord_export
 from adapters.imports.mbox import discover_mbox
 from adapters.imports.slack_export import discover_slack_export
-from bot.demo.generate import DEFAULT_MEMBERS, DEFAULT_SEED, DemoFiles, generate_demo
+from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
+from bot.demo.generate import DemoFiles, generate_demo
 from bot.demo.report import render
 from bot.demo.segments import classify_demo, render_segments
 from bot.importing import ImportSummary, SilentReporter, import_sources
