@@ -1,5 +1,8 @@
 """Contracts between adapters and the rest of the bot.
 
+Live adapters implement ``LiveAdapter``: listen (events to a sink), send (outbound messages),
+reconcile after a crash. The message shapes are in ``bot.core.outbound``.
+
 Archive importers implement ``ArchiveSource``: a blocking, streaming reader that turns
 one file (or one export) into batches of kernel events. The roof (``bot.importing``)
 drives it off the event loop, writes each batch in one transaction together with the
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.core.events import Event
+from bot.core.outbound import Capabilities, EventSink, OutboundMessage, SendReceipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +47,30 @@ class ArchiveSource(Protocol):
 
     def batches(self, *, start: int = 0) -> Iterator[ImportBatch]:
         """Yield batches, skipping the first ``start`` records cheaply. Runs in a worker thread."""
+
+
+class LiveAdapter(Protocol):
+    """A platform the running bot listens to and sends through (Discord, Slack, mail, fake).
+
+    ``start`` connects and delivers every inbound event to ``sink`` (awaiting it, so an
+    event is acknowledged to the platform only once the bot has durably accepted it) and
+    returns once the adapter is listening; the adapter runs its own tasks until ``stop``.
+    ``send`` delivers one message or raises ``RateLimited``, ``TemporarySendError`` or
+    ``PermanentSendError``. ``reconcile`` is asked after a crash left a row "sending": it
+    returns the receipt if the platform already has the message (found by its idempotency
+    key), or None when it is safe to send again.
+    """
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: OutboundMessage) -> SendReceipt: ...
+
+    async def reconcile(self, message: OutboundMessage) -> SendReceipt | None: ...

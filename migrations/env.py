@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from bot.store import live_models  # noqa: F401  (the live bot's tables)
 from bot.store.db import create_engine, database_url
 from bot.store.models import Base
 

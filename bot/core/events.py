@@ -138,12 +138,38 @@ class ProfileSeen:
 
 @dataclass(frozen=True, slots=True)
 class CommandInvoked:
+    """A command as typed (``optout all``, ``admin segments``), from any front end.
+
+    ``command`` is the first word, ``args`` the rest. ``roles`` are the platform role ids the
+    invoker holds (Discord), checked against configuration: never names, which anyone can copy.
+    ``verified`` is False where the platform cannot vouch for the sender (e-mail ``From:``);
+    the command core then asks for a one-time confirmation before a manager's command runs.
+    """
+
     uid: str
     actor: ActorRef
     place: PlaceRef
     occurred_at: datetime
     command: str
     args: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    verified: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ActionClicked:
+    """A button or signed link: accept/decline an invitation, "yes, solved", and the like.
+
+    ``uid`` is the platform's interaction id (or the link's token) so a replayed click is
+    handled once.
+    """
+
+    uid: str
+    actor: ActorRef
+    occurred_at: datetime
+    action: str
+    value: str
+    place: PlaceRef | None = None
 
 
 Event = (
@@ -155,4 +181,5 @@ Event = (
     | MemberLeft
     | ProfileSeen
     | CommandInvoked
+    | ActionClicked
 )

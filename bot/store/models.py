@@ -96,6 +96,9 @@ class Identity(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen: Mapped[datetime]
+    #: Why this account cannot be reached (Discord 50007, a hard bounce); sends to it stop.
+    undeliverable: Mapped[str | None] = mapped_column(String(300))
+    undeliverable_at: Mapped[datetime | None]
 
 
 class Place(Base):
