@@ -54,6 +54,8 @@ class ClassifyReport:
     as_of: datetime
     ruleset_version: str
     seconds: float
+    #: The members reclassified by an incremental update (empty for a rebuild), for the planner.
+    touched: frozenset[int] = frozenset()
 
     def line(self) -> str:
         return (
@@ -328,6 +330,7 @@ class SegmentationEngine:
             as_of=moment,
             ruleset_version=self.config.ruleset_version,
             seconds=time.perf_counter() - started,
+            touched=frozenset(features),
         )
 
     async def _decide_and_write(
