@@ -90,6 +90,7 @@ class Pipeline:
         on_click: Handler | None = None,
         on_committed: Callable[[], None] | None = None,
         on_batch: Callable[[Batch], None] | None = None,
+        on_db_error: Callable[[BaseException], None] | None = None,
         max_batch: int = 256,
         queue_size: int = 10_000,
         retry_first: float = 0.5,
@@ -105,6 +106,7 @@ class Pipeline:
         self.on_click = on_click
         self.on_committed = on_committed
         self.on_batch = on_batch
+        self.on_db_error = on_db_error
         self.max_batch = max_batch
         self.retry_first = retry_first
         self.retry_max = retry_max
@@ -191,6 +193,8 @@ class Pipeline:
             except _UNREACHABLE as exc:
                 self.stats.db_failures += 1
                 self.ingestor.forget_caches()
+                if self.on_db_error is not None:
+                    self.on_db_error(exc)
                 log.error(
                     "database unreachable while handling %d event(s): %s: %s; "
                     "kept in memory, retrying in %.1fs",
