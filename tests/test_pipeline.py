@@ -23,7 +23,10 @@ from segmentation.rules import RULE_NAMES
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
-def _msg(n: int, user: str = "u1", text: str = "I get a segfault in the parser, here is the trace") -> MessagePosted:
+TRACE = "I get a segfault in the parser, here is the trace"
+
+
+def _msg(n: int, user: str = "u1", text: str = TRACE) -> MessagePosted:
     return MessagePosted(
         uid=event_uid("discord", f"m{n}"),
         actor=ActorRef("discord", user, display_name=user),
