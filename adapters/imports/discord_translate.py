@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+# The uid helpers live with the live adapter so a live and an imported message meet on one uid.
+from adapters.discord.uids import PLATFORM as PLATFORM
+from adapters.discord.uids import message_uid as message_uid
+from adapters.discord.uids import reaction_uid as reaction_uid
 from adapters.imports.chat_text import clean, split_markdown
 from bot.core.events import (
     ActorRef,
@@ -29,10 +33,7 @@ from bot.core.events import (
     PlaceRef,
     ReactionAdded,
     content_uid,
-    event_uid,
 )
-
-PLATFORM = "discord"
 
 MESSAGE_TYPES = frozenset(
     {"Default", "Reply", "ChatInputCommand", "ContextMenuCommand", "ThreadStarterMessage"}
@@ -55,15 +56,6 @@ class Skip(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def message_uid(message_id: str) -> str:
-    return event_uid(PLATFORM, message_id)
-
-
-def reaction_uid(message_id: str, emoji_key: str, user_id: str) -> str:
-    """``emoji_key`` is the custom emoji's id, else the unicode emoji itself (as the gateway gives it)."""
-    return event_uid(PLATFORM, f"{message_id}:reaction:{emoji_key}:{user_id}")
 
 
 def _text(value: object) -> str:
