@@ -1,0 +1,474 @@
+"""The command core: one registry of commands and one ``dispatch`` for every front end.
+
+Discord and Slack slash commands, e-mail commands, ``simulate`` input and ``cohortbot
+admin`` all arrive as a ``CommandInvoked`` and leave as a ``CommandReply``, so a command is
+written, permission-checked and audited once. Members' commands go by name (``optout``,
+``whyme``...); managers' commands are ``admin <subcommand>``, so the two kinds never clash
+(``optout`` for yourself, ``admin optout MEMBER`` for someone else).
+
+Commands come from modules that each define ``register(registry: Registry) -> None`` and add
+``CommandSpec`` objects; handlers receive a ``CommandContext`` with the invocation, the
+invoker's member id and the ``Services`` the composition root built. The list of modules is
+fixed (``COMMAND_MODULES``): no discovery, no globals.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shlex
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.admin import audit, confirmations
+from bot.admin.permissions import ManagerSettings, Permissions, Verdict
+from bot.core.clock import Clock
+from bot.core.errors import BadArgument, CohortbotError, UnknownMember
+from bot.core.events import ActorRef, CommandInvoked, PlaceRef
+from bot.core.outbound import CommandReply
+from bot.store import Store
+from bot.store.queries import member_ids_by_identity
+
+if TYPE_CHECKING:
+    from segmentation.engine import SegmentationEngine
+
+log = logging.getLogger(__name__)
+
+#: The word that introduces a managers' command.
+ADMIN = "admin"
+#: The member command that redeems an e-mail confirmation token.
+CONFIRM = "confirm"
+
+#: Every module that registers commands, in this order. Modules of other owners that are not
+#: written yet are skipped with a warning (``_OPTIONAL``); everything else must import.
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.admin.selfservice",  # optout, optin, whyme, mydata, forgetme, programmes
+    "bot.admin.commands_members",  # admin segments, member, set, merge, unmerge, suggestions
+    "bot.admin.commands_privacy",  # admin audit, optout, forget
+    "bot.admin.commands_outbox",  # admin outbox (H1)
+    "bot.admin.commands_programmes",  # admin programme, invite, approvals (H2)
+    "bot.admin.commands_digest",  # admin digest (H5)
+)
+_OPTIONAL = frozenset(
+    {
+        "bot.admin.commands_outbox",
+        "bot.admin.commands_programmes",
+        "bot.admin.commands_digest",
+        # Until H4's own modules land (minutes after this file): then they become required.
+        "bot.admin.selfservice",
+        "bot.admin.commands_members",
+        "bot.admin.commands_privacy",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers need, built once by the composition root (``bot/app.py``).
+
+    The optional slots belong to other parts of the bot and stay None where that part is not
+    configured (a handler that needs one says so in its reply instead of failing).
+    """
+
+    store: Store
+    clock: Clock
+    #: Manager overrides (``admin set``) go through the engine so the member is re-decided at once.
+    segmentation: SegmentationEngine | None = None
+    #: messages.programmes.Catalogue (H2): programme names for ``programmes``/``optout``.
+    catalogue: Any = None
+    #: messages.planner.Planner (H2): ``admin invite`` campaigns.
+    planner: Any = None
+    #: H5's digest service: ``admin digest preview|send-now``.
+    digest: Any = None
+    #: H3's messages.templates.Renderer, for replies that use a template.
+    renderer: Any = None
+    #: OutboxWorker.wake (H1): call after a handler enqueued something.
+    wake_outbox: Callable[[], None] | None = None
+    #: The configured time zone (IANA name): "this week" in ``admin segments`` and the digest.
+    timezone: str = "UTC"
+    #: Anything else the app wants to hand to a module (keyed by the module's name).
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """One call as a handler sees it: arguments already split, the invoker already checked."""
+
+    invocation: CommandInvoked
+    #: The command's name: ``optout`` for a member's command, ``segments`` for ``admin segments``.
+    name: str
+    #: The arguments after the name (for managers' commands: after the subcommand).
+    args: tuple[str, ...]
+    services: Services
+    #: The invoker's member id when the store knows their account (None for the CLI, newcomers).
+    member_id: int | None
+    #: True when the invoker passed the managers' check (always for managers' commands).
+    manager: bool
+
+    @property
+    def actor(self) -> ActorRef:
+        return self.invocation.actor
+
+    @property
+    def place(self) -> PlaceRef:
+        return self.invocation.place
+
+    @property
+    def at(self) -> datetime:
+        return self.invocation.occurred_at
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.invocation.roles
+
+    @property
+    def verified(self) -> bool:
+        return self.invocation.verified
+
+    @property
+    def by(self) -> str:
+        """Who acted, as recorded with overrides, merges and decisions: ``platform:external_id``."""
+        return actor_key(self.invocation.actor)
+
+
+Handler = Callable[[CommandContext], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command: ``usage`` is shown in help and after a bad argument."""
+
+    name: str
+    summary: str
+    usage: str
+    manager: bool
+    handler: Handler
+
+
+class Registry:
+    """Members' commands and managers' subcommands, each name once per kind."""
+
+    def __init__(self) -> None:
+        self._member: dict[str, CommandSpec] = {}
+        self._manager: dict[str, CommandSpec] = {}
+
+    def add(self, spec: CommandSpec) -> None:
+        table = self._manager if spec.manager else self._member
+        name = spec.name.strip().lower()
+        if not name or name != spec.name or " " in name:
+            raise ValueError(f"command name {spec.name!r} must be one lower-case word")
+        if name in table or (not spec.manager and name in (ADMIN, CONFIRM, "help")):
+            kind = "managers'" if spec.manager else "members'"
+            raise ValueError(f"{kind} command {name!r} is registered twice")
+        table[name] = spec
+
+    def get(self, name: str, *, manager: bool) -> CommandSpec | None:
+        return (self._manager if manager else self._member).get(name.lower())
+
+    def names(self, *, manager: bool) -> list[str]:
+        return sorted(self._manager if manager else self._member)
+
+    def specs(self, *, manager: bool) -> list[CommandSpec]:
+        table = self._manager if manager else self._member
+        return [table[name] for name in sorted(table)]
+
+
+def actor_key(actor: ActorRef) -> str:
+    """``platform:external_id`` (mail addresses lower-cased): how the audit log names people."""
+    external = actor.external_id.lower() if actor.platform == "mail" else actor.external_id
+    return f"{actor.platform}:{external}"
+
+
+def split_arguments(raw: Sequence[str]) -> tuple[str, ...]:
+    """Arguments as the user meant them.
+
+    Front ends that pass the typed text as one string (a Slack slash command's ``text``, an
+    e-mail line) get it split like a shell would, so ``"Ada Lovelace"`` stays one argument;
+    arguments that arrive already split (the CLI, Discord options) are kept as they are.
+    """
+    if len(raw) == 1 and (any(c.isspace() for c in raw[0]) or raw[0][:1] in "\"'"):
+        try:
+            return tuple(shlex.split(raw[0]))
+        except ValueError as exc:
+            raise BadArgument(f"cannot read the arguments: {exc}") from None
+    return tuple(a for a in raw if a != "")
+
+
+def parse_command_line(text: str) -> tuple[str, tuple[str, ...]]:
+    """``"admin set #12 skill developer"`` -> ``("admin", ("set", "#12", ...))``, for text front ends."""
+    try:
+        words = shlex.split(text.strip().lstrip("/"))
+    except ValueError as exc:
+        raise BadArgument(f"cannot read the command: {exc}") from None
+    if not words:
+        raise BadArgument("empty command")
+    return words[0].lower(), tuple(words[1:])
+
+
+def options(
+    args: Sequence[str], *, flags: Iterable[str] = (), values: Iterable[str] = ()
+) -> tuple[list[str], dict[str, str | bool]]:
+    """Split ``--flag`` and ``--name VALUE`` (or ``--name=VALUE``) from positional arguments."""
+    known_flags, known_values = set(flags), set(values)
+    positional: list[str] = []
+    found: dict[str, str | bool] = {}
+    items = list(args)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item.startswith("--"):
+            name, eq, value = item[2:].partition("=")
+            if name in known_flags and not eq:
+                found[name] = True
+            elif name in known_values:
+                if not eq:
+                    i += 1
+                    if i >= len(items):
+                        raise BadArgument(f"--{name} needs a value")
+                    value = items[i]
+                found[name] = value
+            else:
+                known = sorted(f"--{n}" for n in known_flags | known_values)
+                raise BadArgument(
+                    f"unknown option {item!r}" + (f"; options: {', '.join(known)}" if known else "")
+                )
+        else:
+            positional.append(item)
+        i += 1
+    return positional, found
+
+
+def load_commands(registry: Registry, modules: Sequence[str] = COMMAND_MODULES) -> list[str]:
+    """Import each module and let it register; returns the modules that were loaded."""
+    loaded = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name and name in _OPTIONAL:
+                log.warning("command module %s is not there; its commands are unavailable", name)
+                continue
+            raise
+        module.register(registry)
+        loaded.append(name)
+    return loaded
+
+
+class CommandCore:
+    """Parses, checks, runs and audits commands. Built once by the app and shared by every front end."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        managers: ManagerSettings,
+        registry: Registry | None = None,
+        modules: Sequence[str] = COMMAND_MODULES,
+    ) -> None:
+        self.services = services
+        self.permissions = Permissions(managers)
+        if registry is None:
+            registry = Registry()
+            load_commands(registry, modules)
+        self.registry = registry
+
+    async def dispatch(self, event: CommandInvoked) -> CommandReply:
+        """Answer one command. Never raises for the user's mistakes: those become a clear reply."""
+        command = event.command.strip().lstrip("/").lower()
+        try:
+            args = split_arguments(event.args)
+        except BadArgument as exc:
+            await self._audit(event, command, event.args, "error", str(exc))
+            return CommandReply(f"{exc}", ok=False)
+        if command == ADMIN:
+            return await self._manager_command(event, args)
+        if command == CONFIRM:
+            return await self._confirm(event, args)
+        if command in ("help", ""):
+            return await self._help(event, args)
+        spec = self.registry.get(command, manager=False)
+        if spec is None:
+            await self._audit(event, command, args, "error", "unknown command")
+            return CommandReply(self._unknown(command, manager=False), ok=False)
+        return await self._run(spec, event, args, manager=self.permissions.is_manager(event))
+
+    # -- managers ---------------------------------------------------------------------------
+
+    async def _manager_command(self, event: CommandInvoked, args: tuple[str, ...]) -> CommandReply:
+        sub = args[0].lower() if args else "help"
+        rest = args[1:]
+        verdict = self.permissions.check(event)
+        label = f"{ADMIN} {sub}"
+        if not verdict.allowed:
+            await self._audit(event, label, rest, "refused", verdict.reason)
+            log.info("refused %s from %s: %s", label, actor_key(event.actor), verdict.reason)
+            return CommandReply(
+                f"Sorry, you cannot run managers' commands here ({verdict.reason}).", ok=False
+            )
+        if sub == "help":
+            await self._audit(event, label, rest, "ok", verdict.reason)
+            return CommandReply(self._listing(manager=True))
+        spec = self.registry.get(sub, manager=True)
+        if spec is None:
+            await self._audit(event, label, rest, "error", "unknown command")
+            return CommandReply(self._unknown(sub, manager=True), ok=False)
+        if verdict.needs_confirmation:
+            return await self._hold(event, sub, rest, verdict)
+        return await self._run(spec, event, rest, manager=True, detail=verdict.reason)
+
+    async def _hold(
+        self, event: CommandInvoked, sub: str, rest: tuple[str, ...], verdict: Verdict
+    ) -> CommandReply:
+        now = self.services.clock.now()
+        ttl = self.permissions.settings.confirm_minutes
+        async with self.services.store.connection() as conn:
+            token = await confirmations.hold(
+                conn,
+                actor=actor_key(event.actor),
+                platform=event.actor.platform,
+                command=sub,
+                args=rest,
+                now=now,
+                ttl=timedelta(minutes=ttl),
+            )
+            await audit.record(
+                conn,
+                at=now,
+                actor=actor_key(event.actor),
+                platform=event.actor.platform,
+                command=f"{ADMIN} {sub}",
+                args=rest,
+                outcome="pending",
+                detail=f"{verdict.reason}; waiting for the confirmation token",
+            )
+        shown = " ".join(shlex.quote(a) for a in (ADMIN, sub, *rest))
+        return CommandReply(
+            f"To run `{shown}`, reply with the line\n\n    confirm {token}\n\n"
+            f"within {ttl} minutes. The command runs once; nothing happens without the reply."
+        )
+
+    async def _confirm(self, event: CommandInvoked, args: tuple[str, ...]) -> CommandReply:
+        if len(args) != 1:
+            await self._audit(event, CONFIRM, (), "error", "usage")
+            return CommandReply("usage: confirm TOKEN (the token from our reply to your command)", ok=False)
+        now = self.services.clock.now()
+        try:
+            async with self.services.store.connection() as conn:
+                held = await confirmations.redeem(conn, args[0], actor=actor_key(event.actor), now=now)
+        except BadArgument as exc:
+            await self._audit(event, CONFIRM, ("…",), "refused", str(exc))
+            return CommandReply(str(exc), ok=False)
+        # The confirmation proves the address; the managers' list is checked again as of now.
+        confirmed = CommandInvoked(
+            uid=event.uid,
+            actor=event.actor,
+            place=event.place,
+            occurred_at=event.occurred_at,
+            command=ADMIN,
+            args=(held.command, *held.args),
+            roles=event.roles,
+            verified=True,
+        )
+        verdict = self.permissions.check(confirmed)
+        spec = self.registry.get(held.command, manager=True)
+        label = f"{ADMIN} {held.command}"
+        if not verdict.allowed or spec is None:
+            reason = verdict.reason if not verdict.allowed else "unknown command"
+            await self._audit(event, label, held.args, "refused", reason)
+            return CommandReply(f"Sorry, that command cannot run ({reason}).", ok=False)
+        return await self._run(spec, confirmed, held.args, manager=True, detail="confirmed by token")
+
+    # -- running and auditing -----------------------------------------------------------------
+
+    async def _run(
+        self,
+        spec: CommandSpec,
+        event: CommandInvoked,
+        args: tuple[str, ...],
+        *,
+        manager: bool,
+        detail: str = "",
+    ) -> CommandReply:
+        label = f"{ADMIN} {spec.name}" if spec.manager else spec.name
+        try:
+            member_id = await self._member_of(event.actor)
+            ctx = CommandContext(
+                invocation=event,
+                name=spec.name,
+                args=args,
+                services=self.services,
+                member_id=member_id,
+                manager=manager,
+            )
+            reply = await spec.handler(ctx)
+        except (BadArgument, UnknownMember) as exc:
+            await self._audit(event, label, args, "error", str(exc))
+            return CommandReply(f"{exc}\nusage: {spec.usage}", ok=False)
+        except CohortbotError as exc:
+            await self._audit(event, label, args, "error", str(exc))
+            return CommandReply(f"That did not work: {exc}", ok=False)
+        except Exception as exc:
+            log.exception("command %s failed", label)
+            await self._audit(event, label, args, "error", f"{exc.__class__.__name__}: {exc}")
+            return CommandReply(
+                "Something went wrong on our side; the managers can see it in the log.", ok=False
+            )
+        outcome: audit.Outcome = "ok" if reply.ok else "error"
+        audit_args = args if spec.name not in _REDACTED_ARGS else ("…",)
+        await self._audit(event, label, audit_args, outcome, detail or ("" if reply.ok else reply.text[:300]))
+        return reply
+
+    async def _member_of(self, actor: ActorRef) -> int | None:
+        external = actor.external_id.lower() if actor.platform == "mail" else actor.external_id
+        async with self.services.store.connection() as conn:
+            found = await member_ids_by_identity(conn, [(actor.platform, external)])
+        return found.get((actor.platform, external))
+
+    async def _audit(
+        self, event: CommandInvoked, command: str, args: Sequence[str], outcome: audit.Outcome, detail: str
+    ) -> None:
+        try:
+            async with self.services.store.connection() as conn:
+                await audit.record(
+                    conn,
+                    at=self.services.clock.now(),
+                    actor=actor_key(event.actor),
+                    platform=event.actor.platform,
+                    command=command,
+                    args=args,
+                    outcome=outcome,
+                    detail=detail,
+                )
+        except Exception:
+            # The command's answer still goes out; the failure is in the log for the managers.
+            log.exception("could not write the audit row for %s", command)
+
+    # -- help -----------------------------------------------------------------------------------
+
+    async def _help(self, event: CommandInvoked, args: tuple[str, ...]) -> CommandReply:
+        manager = self.permissions.is_manager(event)
+        await self._audit(event, "help", args, "ok", "")
+        text = self._listing(manager=False)
+        if manager:
+            text += "\n\n" + self._listing(manager=True)
+        return CommandReply(text)
+
+    def _listing(self, *, manager: bool) -> str:
+        if manager:
+            lines = ["Managers' commands (`admin <command>`):"]
+            lines += [f"  admin {s.usage} — {s.summary}" for s in self.registry.specs(manager=True)]
+        else:
+            lines = ["Commands:"]
+            lines += [f"  {s.usage} — {s.summary}" for s in self.registry.specs(manager=False)]
+            lines.append("  help — this list")
+        return "\n".join(lines)
+
+    def _unknown(self, name: str, *, manager: bool) -> str:
+        shown = f"admin {name}" if manager else name
+        return f"Unknown command {shown!r}.\n\n" + self._listing(manager=manager)
+
+
+#: Commands whose arguments must not be kept in the audit log (a token, a confirmation word).
+_REDACTED_ARGS = frozenset({CONFIRM})
