@@ -1,0 +1,347 @@
+"""Rendering what the bot says, per platform and locale, from sandboxed Jinja2 template files.
+
+Templates live in ``messages/templates/<locale>/`` as one file per template and part:
+``invite.discord.j2``, ``invite.slack.j2`` (mrkdwn; the Block Kit blocks are built here from
+it and the buttons), ``invite.mail.txt.j2``, ``invite.mail.html.j2`` and ``invite.subject.j2``.
+A translation drops a folder beside ``en``; each file missing there falls back to the region's
+language (``pt_BR`` -> ``pt``) and then to the default locale, file by file.
+
+Every ``{{ value }}`` is escaped for its platform by the environment's ``finalize`` hook (see
+``messages.escaping``); only ``Markup`` built by our own code passes unchanged, and context
+keys ending in ``_url`` must be plain http(s) links. Templates run in Jinja2's immutable
+sandbox, so a template file cannot reach Python internals either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
+from jinja2.environment import Environment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from bot.core.errors import ConfigurationError
+from bot.core.outbound import Button
+from messages import escaping
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("discord", "slack", "mail")
+DEFAULT_LOCALE_DIR = Path(__file__).resolve().parent / "templates"
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+_LOCALE = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?\Z")
+
+
+class TemplateFailure(ConfigurationError):
+    """A template is missing, does not parse, needs a value it was not given, or broke the sandbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message rendered for one platform: what goes into the outbox row's body."""
+
+    text: str  # Discord markdown, Slack mrkdwn (the notification fallback), or the mail's text part
+    subject: str | None = None  # e-mail only
+    html: str | None = None  # e-mail only
+    blocks: tuple[Mapping[str, Any], ...] = ()  # Slack Block Kit
+
+
+class Multiline(str):
+    """Member text whose line breaks should survive escaping (the ``multiline`` filter makes it)."""
+
+    __slots__ = ()
+
+
+class _Link(str):
+    """An http(s) URL our own code built (a context key ending in ``_url``)."""
+
+    __slots__ = ()
+
+
+# -- escaping per flavour ------------------------------------------------------------------
+
+Escaper = Callable[..., str]
+
+
+def _link_discord(url: str) -> str:
+    return url
+
+
+def _link_slack(url: str) -> str:
+    return "<" + url.replace("&", "&amp;") + ">"
+
+
+def _link_html(url: str) -> Markup:
+    return Markup.escape(url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Flavour:
+    """How one kind of output escapes values, links and quotes."""
+
+    name: str
+    escape: Escaper
+    link: Callable[[str], str]
+    quote_prefix: str
+    html: bool = False
+
+    def finalize(self, value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, Markup):
+            return value if self.html else str(value)
+        if isinstance(value, _Link):
+            return self.link(str(value))
+        if isinstance(value, Multiline):
+            return self.escape(str(value), multiline=True)
+        return self.escape(str(value))
+
+    def quote(self, value: Any) -> Markup:
+        """Member text shown as a quotation, each line escaped and prefixed."""
+        if self.html:
+            body = escaping.html(str(value), multiline=True)
+            return Markup("<blockquote>") + body + Markup("</blockquote>")
+        lines = escaping.clean(str(value), multiline=True).split("\n")
+        # Each line went through the platform's escaper just above: safe by construction.
+        return Markup("\n".join(self.quote_prefix + self.escape(line) for line in lines))  # noqa: S704
+
+
+def _subject_escape(text: str, *, multiline: bool = False) -> str:
+    return escaping.single_line(text)
+
+
+_FLAVOURS = {
+    "discord": _Flavour("discord", escaping.discord, _link_discord, "> "),
+    "slack": _Flavour("slack", escaping.slack, _link_slack, "> "),
+    "mail_text": _Flavour("mail_text", escaping.mail_text, str, "> "),
+    "mail_html": _Flavour("mail_html", escaping.html, _link_html, "", html=True),
+    "subject": _Flavour("subject", _subject_escape, str, ""),
+}
+
+
+# -- filters (applied to raw values, before finalize escapes them) --------------------------
+
+
+def _shorten(value: Any, limit: int = 200) -> str:
+    text = str(value)
+    short = escaping.shorten(escaping.clean(text, multiline=isinstance(value, Multiline)), limit)
+    return Multiline(short) if isinstance(value, Multiline) else short
+
+
+def _multiline(value: Any) -> Multiline:
+    return Multiline(str(value))
+
+
+def _name(value: Any, limit: int = escaping.NAME_LIMIT) -> str:
+    return escaping.display_name(str(value), limit=limit)
+
+
+# -- locale resolution ---------------------------------------------------------------------
+
+
+def locale_chain(locale: str | None, default: str) -> tuple[str, ...]:
+    """Folders to try for ``locale``, most specific first: ``pt-br`` -> (pt_BR, pt, <default>).
+
+    Anything that does not look like a locale tag ("../x", "") falls back to the default.
+    """
+    chain: list[str] = []
+    match = _LOCALE.match(locale or "")
+    if match:
+        lang, region = match.group(1).lower(), match.group(2)
+        if region:
+            chain.append(f"{lang}_{region.upper() if len(region) == 2 else region}")
+        chain.append(lang)
+    if default not in chain:
+        chain.append(default)
+    return tuple(chain)
+
+
+class _LocaleLoader(BaseLoader):
+    """Loads ``<locale>/<file>``, falling back along the locale chain file by file."""
+
+    def __init__(self, root: Path, default: str) -> None:
+        self._files = FileSystemLoader(str(root))
+        self._default = default
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool]]:
+        locale, _, file = template.partition("/")
+        for candidate in locale_chain(locale, self._default):
+            try:
+                return self._files.get_source(environment, f"{candidate}/{file}")
+            except TemplateNotFound:
+                continue
+        raise TemplateNotFound(template)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    def join_path(self, template: str, parent: str) -> str:
+        # {% extends %} / {% include %} name a file; it resolves in the including file's locale.
+        return parent.partition("/")[0] + "/" + template
+
+
+def _environment(loader: BaseLoader, flavour: _Flavour) -> _Environment:
+    env = _Environment(
+        loader=loader,
+        undefined=StrictUndefined,
+        autoescape=flavour.html,
+        finalize=flavour.finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(shorten=_shorten, multiline=_multiline, name=_name, quote=flavour.quote)
+    return env
+
+
+# -- the renderer --------------------------------------------------------------------------
+
+
+class Renderer:
+    """Renders named templates for a platform and locale; one per process, thread-safe after init."""
+
+    def __init__(self, *, locale_dir: Path | None = None, default_locale: str = "en") -> None:
+        self._root = locale_dir or DEFAULT_LOCALE_DIR
+        if not (self._root / default_locale).is_dir():
+            raise ConfigurationError(f"template folder {self._root / default_locale} does not exist")
+        self._default = default_locale
+        loader = _LocaleLoader(self._root, default_locale)
+        self._envs = {key: _environment(loader, flavour) for key, flavour in _FLAVOURS.items()}
+
+    def render(
+        self, name: str, platform: str, context: Mapping[str, Any], *, locale: str | None = None
+    ) -> Rendered:
+        """``name`` rendered for ``platform`` in ``locale`` (else the default), within the platform's limits.
+
+        Context values are escaped for the platform; ``buttons`` (a sequence of ``Button``) become
+        Slack actions and e-mail links. Raises ``TemplateFailure`` with the file and the reason.
+        """
+        if not _NAME.match(name):
+            raise TemplateFailure(f"bad template name {name!r}")
+        if platform not in PLATFORMS:
+            raise TemplateFailure(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
+        loc = locale_chain(locale, self._default)[0]
+        values = _prepare(context, platform=platform, locale=loc)
+        if platform == "discord":
+            text = self._part("discord", f"{loc}/{name}.discord.j2", values)
+            return Rendered(text=escaping.shorten(text, escaping.DISCORD_MESSAGE_LIMIT))
+        if platform == "slack":
+            text = self._part("slack", f"{loc}/{name}.slack.j2", values)
+            buttons: Sequence[Button] = values.get("buttons", ())
+            return Rendered(
+                text=escaping.shorten(text, escaping.SLACK_TEXT_LIMIT), blocks=slack_blocks(text, buttons)
+            )
+        subject = escaping.header(self._part("subject", f"{loc}/{name}.subject.j2", values))
+        text = self._part("mail_text", f"{loc}/{name}.mail.txt.j2", values)
+        html = self._part("mail_html", f"{loc}/{name}.mail.html.j2", values, optional=True)
+        return Rendered(text=text, subject=subject, html=html)
+
+    def names(self) -> list[str]:
+        """Template names available in the default locale (what ``render`` accepts)."""
+        folder = self._root / self._default
+        return sorted({p.name.split(".", 1)[0] for p in folder.glob("*.j2") if not p.name.startswith("_")})
+
+    def _part(self, flavour: str, path: str, values: Mapping[str, Any], *, optional: bool = False) -> str:
+        env = self._envs[flavour]
+        try:
+            template: Template = env.get_template(path)
+        except TemplateNotFound:
+            if optional:
+                return ""
+            raise TemplateFailure(f"no template {path.partition('/')[2]} under {self._root}") from None
+        except TemplateError as exc:
+            raise TemplateFailure(f"template {path}: {exc}") from exc
+        try:
+            out = template.render(values)
+        except TemplateError as exc:
+            raise TemplateFailure(f"template {path}: {exc.__class__.__name__}: {exc}") from exc
+        return _tidy(out)
+
+
+def _prepare(context: Mapping[str, Any], *, platform: str, locale: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in context.items():
+        if key.endswith("_url") and isinstance(value, str) and not isinstance(value, Markup):
+            try:
+                value = _Link(escaping.checked_url(value))
+            except ValueError as exc:
+                raise TemplateFailure(f"context {key}: {exc}") from None
+        values[key] = value
+    buttons = tuple(context.get("buttons", ()))
+    for button in buttons:
+        if not isinstance(button, Button):
+            raise TemplateFailure(f"context buttons: {button!r} is not a Button")
+        if button.url is not None:
+            try:
+                escaping.checked_url(button.url)
+            except ValueError as exc:
+                raise TemplateFailure(f"button {button.action}: {exc}") from None
+    values["buttons"] = buttons
+    values["platform"] = platform
+    values["locale"] = locale
+    return values
+
+
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    """Trailing spaces off every line, at most one blank line in a row, no blank start or end."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+# -- Slack Block Kit -----------------------------------------------------------------------
+
+
+def _chunks(text: str, limit: int) -> Iterable[str]:
+    """Paragraphs packed into pieces of at most ``limit`` characters (a huge one is cut)."""
+    current = ""
+    for para in text.split("\n\n"):
+        piece = para if len(para) <= limit else escaping.shorten(para, limit)
+        if current and len(current) + 2 + len(piece) > limit:
+            yield current
+            current = piece
+        else:
+            current = f"{current}\n\n{piece}" if current else piece
+    if current:
+        yield current
+
+
+_STYLES = {"primary": "primary", "danger": "danger"}
+
+
+def slack_blocks(text: str, buttons: Sequence[Button] = ()) -> tuple[Mapping[str, Any], ...]:
+    """Block Kit for a rendered mrkdwn text: section blocks within Slack's limits, then one
+    actions block whose buttons carry the action in ``action_id`` and the token in ``value``."""
+    room = escaping.SLACK_MAX_BLOCKS - (1 if buttons else 0)
+    sections: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+        for chunk in _chunks(text, escaping.SLACK_BLOCK_TEXT_LIMIT)
+    ][:room]
+    blocks: list[Mapping[str, Any]] = list(sections)
+    if buttons:
+        elements: list[dict[str, Any]] = []
+        for button in buttons[:25]:
+            label = escaping.shorten(escaping.single_line(button.label), escaping.SLACK_BUTTON_LABEL_LIMIT)
+            element: dict[str, Any] = {
+                "type": "button",
+                "text": {"type": "plain_text", "text": label or button.action, "emoji": True},
+                "action_id": button.action[:255],
+                "value": button.value[:2000],
+            }
+            if button.style in _STYLES:
+                element["style"] = _STYLES[button.style]
+            elements.append(element)
+        blocks.append({"type": "actions", "elements": elements})
+    # Round-trip through JSON: the blocks are stored in the outbox as JSON, so they must be plain.
+    return tuple(json.loads(json.dumps(blocks)))
