@@ -88,7 +88,7 @@ def prepare(events: Sequence[Event], *, dialect: str) -> PreparedBatch:
         place = getattr(ev, "place", None)
         if place is not None:
             places[(place.platform, place.channel_id)] = place
-    stamp = _sqlite_time if dialect == "sqlite" else _as_is
+    stamp = sqlite_time if dialect == "sqlite" else _as_is
     seen_uids: set[str] = set()
     rows = batch.rows
     for ev in batch.events:
@@ -163,7 +163,7 @@ def clean(value: str | None, limit: int) -> str | None:
     return None if value is None else clip(value, limit)
 
 
-def _sqlite_time(value: datetime) -> str:
+def sqlite_time(value: datetime) -> str:
     """What SQLAlchemy's SQLite DateTime (through ``UTCDateTime``) writes: naive UTC text.
 
     The SQLite insert skips SQLAlchemy's per-row bind processors, so it renders the same
