@@ -1,0 +1,148 @@
+"""Reads over the outbox: the last check before a send, and the managers' views and retry.
+
+``delivery_block`` is asked right before every send, so an opt-out, an erasure or a
+bounce recorded a moment ago stops a message that was enqueued days earlier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.live_models import Consent
+from bot.store.models import Identity, Member
+from bot.store.outbox import OUTBOX, OutboxRow
+
+_C = OUTBOX.c
+_CONSENT = Consent.__table__.c
+_IDENTITY = Identity.__table__.c
+_MEMBER = Member.__table__.c
+
+
+def _recipient_identity(row: OutboxRow) -> tuple[str, str] | None:
+    """(platform, external_id) of the person a DM or mail goes to; None for channel posts."""
+    if row.kind == "email" or row.recipient.get("email"):
+        email = row.recipient.get("email")
+        return ("mail", str(email).strip().lower()) if email else None
+    if row.kind == "dm" and row.recipient.get("user_id"):
+        return (row.platform, str(row.recipient["user_id"]))
+    return None
+
+
+async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
+    """Why this row must not leave now, or None: opt-out of its scope, erasure, undeliverable."""
+    if row.member_id is not None:
+        exists = await conn.execute(select(_MEMBER.id).where(_MEMBER.id == row.member_id))
+        if exists.first() is None:
+            return "erased: the member no longer exists"
+        scope = row.consent_scope
+        if scope is not None:
+            scopes = {"all", scope}
+            out = await conn.execute(
+                select(_CONSENT.scope)
+                .where(
+                    _CONSENT.member_id == row.member_id,
+                    _CONSENT.scope.in_(sorted(scopes)),
+                    _CONSENT.state == "out",
+                )
+                .order_by(_CONSENT.scope)
+            )
+            withdrawn = [r[0] for r in out.all()]
+            if withdrawn:
+                return f"opted out of {withdrawn[0]}"
+    ident = _recipient_identity(row)
+    if ident is not None:
+        found = await conn.execute(
+            select(_IDENTITY.undeliverable).where(
+                _IDENTITY.platform == ident[0],
+                _IDENTITY.external_id == ident[1],
+                _IDENTITY.undeliverable.is_not(None),
+            )
+        )
+        reason = found.scalar()
+        if reason is not None:
+            return f"undeliverable: {reason}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCount:
+    status: str
+    lane: str
+    platform: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """What ``admin outbox status`` shows and ``/metrics`` exports."""
+
+    counts: tuple[StatusCount, ...]
+    depth: int  # pending + sending
+    due: int  # pending and due now
+    oldest_due: datetime | None  # the oldest not_before among due pending rows
+
+    def total(self, status: str) -> int:
+        return sum(c.count for c in self.counts if c.status == status)
+
+
+async def status(conn: AsyncConnection, *, now: datetime) -> OutboxStatus:
+    rows = await conn.execute(
+        select(_C.status, _C.lane, _C.platform, func.count())
+        .group_by(_C.status, _C.lane, _C.platform)
+        .order_by(_C.status, _C.lane, _C.platform)
+    )
+    counts = tuple(StatusCount(s, lane, p, n) for s, lane, p, n in rows.all())
+    due_row = (
+        await conn.execute(
+            select(func.count(), func.min(_C.not_before)).where(_C.status == "pending", _C.not_before <= now)
+        )
+    ).one()
+    depth = sum(c.count for c in counts if c.status in ("pending", "sending"))
+    return OutboxStatus(counts=counts, depth=depth, due=int(due_row[0]), oldest_due=due_row[1])
+
+
+async def depth_by_lane(conn: AsyncConnection) -> dict[str, int]:
+    """Pending and sending rows per lane, for the depth gauge."""
+    rows = await conn.execute(
+        select(_C.lane, func.count()).where(_C.status.in_(("pending", "sending"))).group_by(_C.lane)
+    )
+    return {lane: int(n) for lane, n in rows.all()}
+
+
+async def dead_rows(conn: AsyncConnection, *, limit: int = 20) -> list[OutboxRow]:
+    """The newest dead-lettered rows, with their reasons."""
+    rows = await conn.execute(select(OUTBOX).where(_C.status == "dead").order_by(_C.id.desc()).limit(limit))
+    return [OutboxRow.from_row(r) for r in rows.all()]
+
+
+async def get_row(conn: AsyncConnection, outbox_id: int) -> OutboxRow | None:
+    row = (await conn.execute(select(OUTBOX).where(_C.id == outbox_id))).first()
+    return None if row is None else OutboxRow.from_row(row)
+
+
+async def retry_dead(
+    conn: AsyncConnection, outbox_id: int, *, now: datetime, deliver_within: timedelta = timedelta(days=1)
+) -> bool:
+    """Give a dead row another chance: pending now, attempts reset, a fresh deadline.
+
+    False when the row is not dead (unknown id, or sent, pending, cancelled): a cancelled
+    row was stopped by the member's own choice and stays stopped.
+    """
+    res = await conn.execute(
+        update(OUTBOX)
+        .where(and_(_C.id == outbox_id, _C.status == "dead"))
+        .values(
+            status="pending",
+            not_before=now,
+            deliver_until=now + deliver_within,
+            attempts=0,
+            claimed_by=None,
+            claimed_at=None,
+            last_error=None,
+        )
+    )
+    return bool(res.rowcount)
