@@ -79,7 +79,7 @@ class ProgrammeSettings(_Strict):
     benefit: str = ""
     description: str = ""
     #: Template name per platform; "default" serves platforms not listed.
-    templates: dict[str, str] = Field(default_factory=lambda: {"default": "invitation"})
+    templates: dict[str, str] = Field(default_factory=lambda: {"default": "invite"})
     points: dict[str, int] = Field(default_factory=dict)
     leaderboard: Period = "quarter"
     public_scoreboard: bool = False
@@ -193,7 +193,7 @@ class Programme:
 
     def template(self, platform: str) -> str:
         t = self.settings.templates
-        return t.get(platform) or t.get("default") or "invitation"
+        return t.get(platform) or t.get("default") or "invite"
 
     def points_for(self, rule: str) -> int:
         return self.settings.points.get(rule, 0)

@@ -1,0 +1,458 @@
+"""Planning invitations: policy decisions turned into invitation rows and outbox messages.
+
+``Planner.plan`` runs for the members the pipeline just reclassified: it reads what policy
+needs (``messages.snapshots``), asks ``messages.policy`` about each programme in catalogue
+order, and writes each invitation together with its outbox message inside the caller's
+transaction — so a rolled-back batch leaves neither, and the unique (member, programme)
+row plus the outbox's ``dedupe_key`` keep a replay from inviting anyone twice.
+``campaign`` is a manager's ``admin invite``: a dry run by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.errors import BadArgument
+from bot.core.outbound import Button, Kind, Recipient
+from bot.store.live_models import Invitation
+from bot.store.models import MemberFeatureRow, SegmentAssignment
+from bot.store.outbox import NewMessage, enqueue
+from messages import policy
+from messages.programmes import Catalogue, Programme
+from messages.snapshots import Account, MemberView, chunks, load_members, paused_programmes
+from messages.templates import Renderer
+
+log = logging.getLogger(__name__)
+
+#: Evidence sentences kept per dimension in an invitation's reason (what ``whyme`` shows).
+_EVIDENCE_PER_DIMENSION = 3
+_SAMPLE = 5
+
+
+#: Builds the signed link for a button (action, token, expiry), or None where the web server is off.
+LinkMaker = Callable[[str, str, datetime], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedInvitation:
+    invitation_id: int
+    member_id: int
+    programme: str
+    segment: str
+    status: str  # "planned" or "awaiting_approval"
+    platform: str | None
+    token: str
+    not_before: datetime | None
+    outbox_id: int | None
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMember:
+    member_id: int
+    display_name: str
+    platform: str | None
+    status: str
+    not_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPreview:
+    """What ``admin invite`` would do (or did, with ``confirmed``)."""
+
+    programme: str
+    segment: str
+    members: int
+    would_invite: int
+    sample: tuple[SampleMember, ...]
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    confirmed: bool = False
+    enqueued: int = 0
+
+
+def recipient_for(account: Account) -> tuple[Kind, Recipient]:
+    """A direct message on chat platforms, an e-mail to the address on mail."""
+    if account.platform == "mail":
+        return "email", Recipient(
+            email=account.email or account.external_id, display_name=account.display_name
+        )
+    return "dm", Recipient(user_id=account.external_id, display_name=account.display_name)
+
+
+def _insert_ignore(conn: AsyncConnection) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(Invitation).on_conflict_do_nothing(index_elements=["member_id", "programme"])
+    return sqlite.insert(Invitation).on_conflict_do_nothing(index_elements=["member_id", "programme"])
+
+
+class Planner:
+    """Decides and writes invitations; one per process, shared by the pipeline and the commands."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        *,
+        renderer: Renderer | None = None,
+        community: str = "our community",
+        links: LinkMaker | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.renderer = renderer or Renderer()
+        self.community = community
+        self.links = links
+
+    # ---- the pipeline's entry ---------------------------------------------------------------
+    async def plan(
+        self, conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
+    ) -> list[PlannedInvitation]:
+        """Invite the given members to whatever policy allows, inside the caller's transaction."""
+        views = await load_members(conn, member_ids, now=now)
+        paused = await paused_programmes(conn)
+        chosen: list[tuple[MemberView, Programme, policy.Decision]] = []
+        for view in views.values():
+            snapshot = view.snapshot
+            if snapshot.is_bot or (not snapshot.segments and not snapshot.dimensions):
+                continue
+            for programme in self.catalogue:
+                d = policy.decide(
+                    snapshot,
+                    programme,
+                    settings=self.catalogue.policy,
+                    now=now,
+                    paused=programme.name in paused,
+                )
+                if not d.invite:
+                    continue
+                chosen.append((view, programme, d))
+                # The next programme's cap and cooldown must see this invitation.
+                at = d.not_before or now
+                snapshot = _with_invitation(snapshot, programme.name, at)
+        return await self._write(conn, chosen, now=now, decided_by=None)
+
+    # ---- managers -----------------------------------------------------------------------------
+    async def campaign(
+        self,
+        conn: AsyncConnection,
+        programme: str,
+        segment: str,
+        *,
+        now: datetime,
+        confirm: bool,
+        by: str = "",
+    ) -> CampaignPreview:
+        """Invite a segment to a programme: a dry run unless ``confirm``.
+
+        The segment replaces the programme's target (the manager chose it), and a confirmed
+        campaign counts as the manager's approval; every other rule holds (consent, once per
+        programme, caps, quiet hours, reachability).
+        """
+        prog = self.catalogue.get(programme)
+        if segment not in self.catalogue.segment_names:
+            known = ", ".join(sorted(self.catalogue.segment_names))
+            raise BadArgument(f"unknown segment {segment!r} (known: {known})")
+        rows = await conn.execute(select(MemberFeatureRow.member_id, MemberFeatureRow.segments))
+        member_ids = [mid for mid, segs in rows if segment in (segs or [])]
+        views = await load_members(conn, member_ids, now=now)
+        paused = prog.name in await paused_programmes(conn)
+        skipped: Counter[str] = Counter()
+        chosen: list[tuple[MemberView, Programme, policy.Decision]] = []
+        for view in views.values():
+            d = policy.decide(
+                view.snapshot,
+                prog,
+                settings=self.catalogue.policy,
+                now=now,
+                paused=paused,
+                segment_override=segment,
+                approved=True,
+            )
+            if d.invite:
+                chosen.append((view, prog, d))
+            else:
+                skipped[d.rule] += 1
+        sample = tuple(
+            SampleMember(v.snapshot.member_id, v.display_name, d.platform, "planned", d.not_before)
+            for v, _, d in chosen[:_SAMPLE]
+        )
+        enqueued = 0
+        if confirm and chosen:
+            written = await self._write(conn, chosen, now=now, decided_by=by or "campaign", segment=segment)
+            enqueued = sum(1 for p in written if p.outbox_id is not None)
+        return CampaignPreview(
+            programme=prog.name,
+            segment=segment,
+            members=len(views),
+            would_invite=len(chosen),
+            sample=sample,
+            skipped=dict(skipped),
+            confirmed=confirm,
+            enqueued=enqueued,
+        )
+
+    async def approve(
+        self, conn: AsyncConnection, invitation_id: int, *, by: str, at: datetime
+    ) -> PlannedInvitation:
+        """A manager's yes: the invitation is planned and its message enqueued, in this transaction."""
+        inv = (
+            await conn.execute(
+                select(
+                    Invitation.id,
+                    Invitation.member_id,
+                    Invitation.programme,
+                    Invitation.segment,
+                    Invitation.status,
+                    Invitation.token,
+                    Invitation.reason,
+                ).where(Invitation.id == invitation_id)
+            )
+        ).first()
+        if inv is None:
+            raise BadArgument(f"no invitation #{invitation_id}")
+        if inv.status != "awaiting_approval":
+            raise BadArgument(f"invitation #{invitation_id} is {inv.status}, not awaiting approval")
+        prog = self.catalogue.get(inv.programme)
+        views = await load_members(conn, [inv.member_id], now=at)
+        view = views.get(inv.member_id)
+        if view is None:
+            raise BadArgument(f"invitation #{invitation_id}: the member no longer exists")
+        platform = policy.choose_platform(view.snapshot.reach, prog.settings.platforms)
+        if platform is None or view.account(platform) is None:
+            raise BadArgument(f"invitation #{invitation_id}: the member cannot be reached on any platform")
+        not_before: datetime | None = None
+        offset = view.snapshot.tz_offset_minutes
+        if offset is not None:
+            s = self.catalogue.policy
+            later = policy.next_allowed(at, offset, start=s.quiet_start, end=s.quiet_end)
+            not_before = later if later != at else None
+        reason = dict(inv.reason or {})
+        reason.update(
+            approved_by=by, platform=platform, not_before=not_before.isoformat() if not_before else None
+        )
+        expires_at = (not_before or at) + timedelta(days=prog.settings.expires_after_days)
+        message = self._message(view, prog, inv.token, platform, inv.segment, not_before, expires_at)
+        [outbox_id] = await enqueue(conn, [message], now=at)
+        res = await conn.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id, Invitation.status == "awaiting_approval")
+            .values(
+                status="planned",
+                decided_by=by,
+                platform=platform,
+                reason=reason,
+                expires_at=expires_at,
+                outbox_id=outbox_id,
+            )
+        )
+        if not res.rowcount:
+            raise BadArgument(f"invitation #{invitation_id} was decided meanwhile")
+        return PlannedInvitation(
+            inv.id,
+            inv.member_id,
+            inv.programme,
+            inv.segment,
+            "planned",
+            platform,
+            inv.token,
+            not_before,
+            outbox_id,
+            "approved",
+        )
+
+    def _button(
+        self, action: str, token: str, label: str, expires_at: datetime, *, style: Any = "secondary"
+    ) -> Button:
+        url = self.links(action, token, expires_at) if self.links else None
+        return Button(action, token, label, style, url=url)
+
+    # ---- writing ----------------------------------------------------------------------------
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        chosen: list[tuple[MemberView, Programme, policy.Decision]],
+        *,
+        now: datetime,
+        decided_by: str | None,
+        segment: str | None = None,
+    ) -> list[PlannedInvitation]:
+        if not chosen:
+            return []
+        evidence = await _evidence(conn, {v.snapshot.member_id for v, _, _ in chosen})
+        out: list[PlannedInvitation] = []
+        insert = _insert_ignore(conn)
+        for view, prog, d in chosen:
+            mid = view.snapshot.member_id
+            seg = segment or prog.matched_segment(view.snapshot.segments)
+            waiting = d.needs_approval
+            token = secrets.token_urlsafe(24)
+            expires_at = (d.not_before or now) + timedelta(days=prog.settings.expires_after_days)
+            reason = _reason(view, prog, d, seg, evidence.get(mid, {}), decided_by=decided_by)
+            row = await conn.execute(
+                insert.values(
+                    member_id=mid,
+                    programme=prog.name,
+                    segment=seg[:64],
+                    status="awaiting_approval" if waiting else "planned",
+                    token=token,
+                    platform=d.platform,
+                    reason=reason,
+                    planned_at=now,
+                    expires_at=None if waiting else expires_at,
+                    decided_by=decided_by,
+                ).returning(Invitation.id)
+            )
+            invitation_id = row.scalar()
+            if invitation_id is None:
+                continue  # invited meanwhile by another writer: once per programme holds
+            outbox_id: int | None = None
+            if not waiting and d.platform is not None:
+                message = self._message(view, prog, token, d.platform, seg, d.not_before, expires_at)
+                [outbox_id] = await enqueue(conn, [message], now=now)
+                if outbox_id is not None:
+                    await conn.execute(
+                        update(Invitation).where(Invitation.id == invitation_id).values(outbox_id=outbox_id)
+                    )
+            status = "awaiting_approval" if waiting else "planned"
+            out.append(
+                PlannedInvitation(
+                    invitation_id,
+                    mid,
+                    prog.name,
+                    seg,
+                    status,
+                    d.platform,
+                    token,
+                    d.not_before,
+                    outbox_id,
+                    d.rule,
+                )
+            )
+            log.info(
+                "invitation planned",
+                extra={"member_id": mid, "programme": prog.name, "status": status, "rule": d.rule},
+            )
+        return out
+
+    def _message(
+        self,
+        view: MemberView,
+        prog: Programme,
+        token: str,
+        platform: str,
+        segment: str,
+        not_before: datetime | None,
+        expires_at: datetime,
+    ) -> NewMessage:
+        account = view.account(platform)
+        if account is None:
+            raise BadArgument(f"member #{view.snapshot.member_id} has no deliverable {platform} account")
+        kind, to = recipient_for(account)
+        name = prog.template(platform)
+        buttons = (
+            self._button("accept", token, "Yes, count me in", expires_at, style="primary"),
+            self._button("decline", token, "No, thanks", expires_at),
+        )
+        context = {
+            "name": view.display_name or account.display_name,
+            "community": self.community,
+            "programme_title": prog.title,
+            "benefit": prog.settings.benefit,
+            "why": why_text(segment, view.decisions, prog),
+            "expires_on": f"{expires_at:%d %B %Y}",
+            "buttons": buttons,
+        }
+        rendered = self.renderer.render(name, platform, context)
+        return NewMessage(
+            dedupe_key=f"invite:{prog.name}:{view.snapshot.member_id}",
+            platform=platform,
+            kind=kind,
+            to=to,
+            text=rendered.text,
+            template=name,
+            programme=prog.name,
+            member_id=view.snapshot.member_id,
+            subject=rendered.subject,
+            html=rendered.html,
+            blocks=tuple(rendered.blocks),
+            buttons=buttons,
+            lane="broadcast",
+            not_before=not_before,
+            deliver_within=timedelta(days=prog.settings.expires_after_days),
+            consent_scope=f"programme:{prog.name}",
+        )
+
+
+def why_text(segment: str, decisions: Mapping[str, Any], prog: Programme) -> str:
+    """One line for the invitation: the segment and the values behind it."""
+    values = [
+        f"{dim.replace('_', ' ')} {str(v.get('value')).replace('_', ' ')}"
+        for dim, v in decisions.items()
+        if isinstance(v, dict) and v.get("value") not in (None, "unknown", "n/a")
+    ]
+    seg = segment.replace("_", " ")
+    tail = f" ({', '.join(values)})" if values else ""
+    return f"our segmentation counts you among {seg}{tail}; {prog.title} is for {seg}."
+
+
+def _with_invitation(snapshot: policy.MemberSnapshot, programme: str, at: datetime) -> policy.MemberSnapshot:
+    from dataclasses import replace
+
+    past = (*snapshot.invitations, policy.PastInvitation(programme, "planned", at))
+    return replace(snapshot, invitations=past)
+
+
+def _reason(
+    view: MemberView,
+    prog: Programme,
+    d: policy.Decision,
+    segment: str,
+    evidence: Mapping[str, list[str]],
+    *,
+    decided_by: str | None,
+) -> dict[str, Any]:
+    """Why this member got this invitation: the rule, the segment and the evidence behind it."""
+    dims = {
+        dim: {"value": v.get("value"), "confidence": v.get("confidence")}
+        for dim, v in view.decisions.items()
+        if isinstance(v, dict) and v.get("value") not in (None, "unknown")
+    }
+    return {
+        "rule": d.rule,
+        "detail": d.detail,
+        "programme": prog.name,
+        "target": prog.target.source if decided_by is None else f"segment {segment} (campaign)",
+        "segment": segment,
+        "segments": sorted(view.snapshot.segments),
+        "dimensions": dims,
+        "evidence": {dim: says for dim, says in evidence.items() if dim in dims},
+        "platform": d.platform,
+        "not_before": d.not_before.isoformat() if d.not_before else None,
+        "deferred_by": list(d.deferred_by),
+        "tz_offset_minutes": view.snapshot.tz_offset_minutes,
+        "decided_by": decided_by or "policy",
+    }
+
+
+async def _evidence(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, list[str]]]:
+    """The sentences the segmentation rules wrote for each member's current values."""
+    out: dict[int, dict[str, list[str]]] = {}
+    for chunk in chunks(sorted(member_ids)):
+        rows = await conn.execute(
+            select(
+                SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
+            ).where(SegmentAssignment.member_id.in_(list(chunk)), SegmentAssignment.current.is_(True))
+        )
+        for mid, dim, ev in rows:
+            items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
+            says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
+            out.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
+    return out
