@@ -1,0 +1,488 @@
+"""The outbox worker: claim due rows, pace them, send through the adapters, settle each row.
+
+One round: dead-letter expired rows; claim due rows (the interactive lane before the
+broadcast lane, only as many as the rate limits allow); for each, re-check consent,
+erasure and deliverability, count the attempt, call ``adapter.send`` and record the
+outcome. A row is "sending" (committed) before the platform is called, so a crash leaves
+a trace; on start-up such rows are released for a resend when the platform drops
+repeated idempotency keys, and otherwise reconciled with the platform first.
+
+``run`` serves a live bot (woken by ``wake`` or the next due time, never polling fast);
+``drain`` serves ``simulate`` and tests: it moves a ``FrozenClock`` through every wait
+(rate limits, retries) up to ``until``, with no real sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import LiveAdapter
+from bot.core.clock import Clock, FrozenClock
+from bot.core.errors import (
+    PermanentSendError,
+    RateLimited,
+    SendError,
+    StoreUnavailable,
+    TemporarySendError,
+)
+from bot.core.outbound import Lane, SendReceipt
+from bot.outbox_worker.limits import Limiter, RateLimits
+from bot.outbox_worker.metrics import OutboxMetrics
+from bot.store import Store
+from bot.store import outbox as ob
+from bot.store.outbox_views import delivery_block, depth_by_lane
+
+log = logging.getLogger(__name__)
+
+#: (conn, outbox_id, at): runs in the transaction that marks the row sent (or dead).
+SentHook = Callable[[AsyncConnection, int, datetime], Awaitable[None]]
+
+#: What an unreachable or failing database raises through SQLAlchemy and the drivers.
+STORE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, OSError, StoreUnavailable)
+_LANES: tuple[Lane, ...] = ("interactive", "broadcast")
+_MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are skipped in Python
+
+
+class OutboxWorker:
+    """Delivers the outbox through the adapters, one process-wide instance per ``worker_id``.
+
+    ``worker_id`` must be stable across restarts of the same process (e.g. "host-a/outbox"):
+    a restarted worker reconciles the rows it left "sending" at once; rows of any worker
+    claimed longer than ``stale_after`` ago are reconciled too, so a lost host is covered.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, LiveAdapter],
+        *,
+        clock: Clock,
+        worker_id: str,
+        on_sent: Sequence[SentHook] = (),
+        on_dead: Sequence[SentHook] = (),
+        limits: RateLimits | None = None,
+        registry: CollectorRegistry | None = None,
+        batch_size: int = 10,
+        stale_after: timedelta = timedelta(minutes=10),
+        backoff_base: timedelta = timedelta(seconds=30),
+        backoff_cap: timedelta = timedelta(hours=1),
+        store_retry_seconds: float = 5.0,
+        idle_seconds: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._adapters = dict(adapters)
+        self._platforms = sorted(self._adapters)
+        self._clock = clock
+        self.worker_id = worker_id
+        self._on_sent = tuple(on_sent)
+        self._on_dead = tuple(on_dead)
+        self._limiter = Limiter(limits or RateLimits())
+        self.metrics = OutboxMetrics(registry)
+        self._batch = batch_size
+        self._stale_after = stale_after
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._store_retry = store_retry_seconds
+        self._idle = idle_seconds
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
+        self._stopping = False
+        self._running = False
+        self._recovered_at: datetime | None = None
+        self._needs_recovery = True
+        #: Sent, but the database was gone when we went to record it: recorded first thing later.
+        self._unconfirmed: dict[int, tuple[str, SendReceipt, datetime]] = {}
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.metrics.registry
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next due time."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Serve the outbox until ``stop``; a database outage is logged and retried, never fatal.
+
+        Raises ``StoreUnavailable`` only when the database cannot be reached at start.
+        """
+        self._stopping = False
+        self._running = True
+        self._done.clear()
+        try:
+            try:
+                await self._recover()
+            except STORE_ERRORS as exc:
+                raise StoreUnavailable(
+                    f"outbox worker {self.worker_id}: cannot reach the database: {exc}"
+                ) from exc
+            while not self._stopping:
+                self._wake.clear()
+                timeout = await self._run_once()
+                if self._stopping:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            self._running = False
+            self._done.set()
+
+    async def _run_once(self) -> float:
+        """One round for ``run``; returns how long to wait for the next one (real seconds)."""
+        try:
+            now = self._clock.now()
+            if self._needs_recovery or (
+                self._recovered_at is not None and now - self._recovered_at >= self._stale_after
+            ):
+                await self._recover()
+            await self._round()
+            now = self._clock.now()
+            nxt = await self._next_due(now)
+            await self._update_depth()
+        except STORE_ERRORS as exc:
+            self.metrics.store_errors.inc()
+            self._needs_recovery = True
+            log.error(
+                "outbox worker %s: database unreachable, retrying in %.1fs: %s: %s",
+                self.worker_id,
+                self._store_retry,
+                exc.__class__.__name__,
+                exc,
+            )
+            return self._store_retry
+        if nxt is None:
+            return self._idle
+        return min(self._idle, max((nxt - now).total_seconds(), 0.05))
+
+    async def stop(self) -> None:
+        """Finish the send in progress, give back what was claimed but not sent, and return."""
+        self._stopping = True
+        self._wake.set()
+        if self._running:
+            await self._done.wait()
+
+    async def drain(self, *, until: datetime | None = None) -> int:
+        """Process every due row; with a ``FrozenClock``, move it through the waits up to ``until``.
+
+        Returns how many rows were settled (sent, dead or cancelled). With another clock only
+        what is due now is processed. Raises ``StoreUnavailable`` if the database fails.
+        """
+        frozen = self._clock if isinstance(self._clock, FrozenClock) else None
+        total = 0
+        try:
+            if self._needs_recovery:
+                await self._recover()
+            while True:
+                settled, claimed = await self._round()
+                total += settled
+                now = self._clock.now()
+                nxt = await self._next_due(now)
+                if nxt is None:
+                    break
+                if nxt <= now:
+                    if settled or claimed:
+                        continue
+                    break
+                if frozen is None or (until is not None and nxt > until):
+                    break
+                frozen.set(nxt)
+            await self._update_depth()
+        except STORE_ERRORS as exc:
+            self._needs_recovery = True
+            raise StoreUnavailable(f"outbox worker {self.worker_id}: database failed: {exc}") from exc
+        return total
+
+    # -- one round ---------------------------------------------------------------------------
+
+    async def _round(self) -> tuple[int, int]:
+        """Expire, then claim and deliver until nothing is due or allowed; (settled, claimed)."""
+        await self._flush_unconfirmed()
+        settled = await self._expire(self._clock.now())
+        claimed = 0
+        while not self._stopping:
+            now = self._clock.now()
+            rows: list[ob.OutboxRow] = []
+            for lane in _LANES:  # the interactive lane is always asked first
+                rows = await self._claim(lane, now)
+                if rows:
+                    break
+            if not rows:
+                break
+            claimed += len(rows)
+            for i, row in enumerate(rows):
+                if self._stopping:
+                    await self._release([r.id for r in rows[i:]])
+                    break
+                paused = self._limiter.paused_until(row.destination, self._clock.now())
+                if paused is not None:  # a 429 earlier in this batch: the rest for that place waits
+                    async with self._store.connection() as conn:
+                        await ob.reschedule(conn, row.id, not_before=paused, error="waiting: paused by a 429")
+                    continue
+                if await self._deliver(row):
+                    settled += 1
+        return settled, claimed
+
+    async def _claim(self, lane: Lane, now: datetime) -> list[ob.OutboxRow]:
+        dests, plats = self._limiter.blocked(now)
+        skip = sorted(dests, key=lambda d: dests[d], reverse=True)[:_MAX_SKIP]
+        async with self._store.connection() as conn:
+            candidates = await ob.due_candidates(
+                conn,
+                lane=lane,
+                now=now,
+                platforms=self._platforms,
+                skip_destinations=skip,
+                skip_platforms=plats,
+                limit=self._batch * 5,
+            )
+        chosen: list[int] = []
+        for row_id, platform, dest in candidates:
+            if len(chosen) >= self._batch:
+                break
+            if dest not in dests and self._limiter.try_take(platform, dest, now):
+                chosen.append(row_id)
+        if not chosen:
+            return []
+        async with self._store.connection() as conn:  # a separate, single-statement write
+            return await ob.claim(conn, chosen, now=now, worker_id=self.worker_id)
+
+    async def _deliver(self, row: ob.OutboxRow) -> bool:
+        """Check, send and settle one claimed row; True when it reached a final state."""
+        now = self._clock.now()
+        async with self._store.connection() as conn:
+            reason = await delivery_block(conn, row)
+            if reason is not None:
+                if await ob.mark_cancelled(conn, row.id, reason=reason):
+                    self.metrics.cancelled.labels(row.platform).inc()
+                    log.info(
+                        "outbox %d cancelled before sending: %s",
+                        row.id,
+                        reason,
+                        extra={"outbox_id": row.id, "platform": row.platform},
+                    )
+                return True
+            if not await ob.note_attempt(conn, row.id, now=now, worker_id=self.worker_id):
+                return False  # erased or reclaimed meanwhile: not ours to send
+        message = row.to_message()
+        adapter = self._adapters[row.platform]
+        started = time.perf_counter()
+        try:
+            receipt = await adapter.send(message)
+        except RateLimited as exc:
+            return await self._rate_limited(row, exc)
+        except TemporarySendError as exc:
+            return await self._temporary(row, f"{exc}")
+        except PermanentSendError as exc:
+            await self._dead(row.id, row.platform, f"permanent: {exc}")
+            return True
+        except SendError as exc:
+            return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
+        except Exception as exc:  # an adapter bug must not kill the worker; retried like a temporary error
+            log.exception("outbox %d: adapter %s raised", row.id, row.platform)
+            return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
+        finally:
+            self.metrics.send_seconds.labels(row.platform).observe(time.perf_counter() - started)
+        await self._record_sent(row.id, row.platform, receipt, self._clock.now())
+        return True
+
+    async def _rate_limited(self, row: ob.OutboxRow, exc: RateLimited) -> bool:
+        now = self._clock.now()
+        until = now + timedelta(seconds=max(exc.retry_after, 0.0))
+        self._limiter.pause(row.platform, row.destination, now=now, until=until)
+        if until > row.deliver_until:
+            reason = f"expired: rate limited until {until.isoformat()}, past deliver_until"
+            await self._dead(row.id, row.platform, reason)
+            return True
+        async with self._store.connection() as conn:
+            error = f"rate limited: retry after {exc.retry_after:g}s"
+            await ob.reschedule(conn, row.id, not_before=until, error=error)
+        self.metrics.retried.labels(row.platform, "rate_limited").inc()
+        log.info(
+            "outbox %d rate limited by %s for %gs",
+            row.id,
+            row.platform,
+            exc.retry_after,
+            extra={"outbox_id": row.id, "platform": row.platform},
+        )
+        return False
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """Exponential from ``backoff_base``, capped, with jitter in [50%, 100%] so retries spread."""
+        raw = self._backoff_base.total_seconds() * (2 ** max(attempts - 1, 0))
+        capped = min(raw, self._backoff_cap.total_seconds())
+        return timedelta(seconds=capped * (0.5 + 0.5 * self._rng.random()))
+
+    async def _temporary(self, row: ob.OutboxRow, error: str) -> bool:
+        attempts = row.attempts + 1
+        now = self._clock.now()
+        at = now + self._backoff(attempts)
+        if at > row.deliver_until:
+            reason = f"gave up after {attempts} attempts before deliver_until: {error}"
+            await self._dead(row.id, row.platform, reason)
+            return True
+        async with self._store.connection() as conn:
+            await ob.reschedule(conn, row.id, not_before=at, error=f"temporary: {error}")
+        self.metrics.retried.labels(row.platform, "temporary").inc()
+        log.warning(
+            "outbox %d: temporary failure on %s (attempt %d), retry at %s: %s",
+            row.id,
+            row.platform,
+            attempts,
+            at.isoformat(),
+            error,
+            extra={"outbox_id": row.id, "platform": row.platform},
+        )
+        return False
+
+    # -- settling, with the hooks in the same transaction -------------------------------------
+
+    async def _record_sent(self, outbox_id: int, platform: str, receipt: SendReceipt, at: datetime) -> None:
+        try:
+            async with self._store.connection() as conn:
+                if await ob.mark_sent(conn, outbox_id, receipt, now=at):
+                    for hook in self._on_sent:
+                        await hook(conn, outbox_id, at)
+        except STORE_ERRORS:
+            self._unconfirmed[outbox_id] = (platform, receipt, at)
+            raise
+        except Exception:
+            # A hook's bug must not make us send again: record the receipt without the hooks.
+            log.exception("outbox %d: on_sent hook failed; recording the send without it", outbox_id)
+            try:
+                async with self._store.connection() as conn:
+                    await ob.mark_sent(conn, outbox_id, receipt, now=at)
+            except STORE_ERRORS:
+                self._unconfirmed[outbox_id] = (platform, receipt, at)
+                raise
+        self._unconfirmed.pop(outbox_id, None)
+        self.metrics.sent.labels(platform).inc()
+
+    async def _flush_unconfirmed(self) -> None:
+        for outbox_id, (platform, receipt, at) in list(self._unconfirmed.items()):
+            await self._record_sent(outbox_id, platform, receipt, at)
+            log.info("outbox %d: send recorded after the database came back", outbox_id)
+
+    async def _dead(self, outbox_id: int, platform: str, reason: str) -> None:
+        at = self._clock.now()
+        try:
+            async with self._store.connection() as conn:
+                if await ob.mark_dead(conn, outbox_id, reason=reason):
+                    for hook in self._on_dead:
+                        await hook(conn, outbox_id, at)
+        except STORE_ERRORS:
+            raise
+        except Exception:
+            log.exception("outbox %d: on_dead hook failed; dead-lettering without it", outbox_id)
+            async with self._store.connection() as conn:
+                await ob.mark_dead(conn, outbox_id, reason=reason)
+        self.metrics.dead.labels(platform).inc()
+        log.warning(
+            "outbox %d dead on %s: %s",
+            outbox_id,
+            platform,
+            reason,
+            extra={"outbox_id": outbox_id, "platform": platform},
+        )
+
+    async def _expire(self, now: datetime) -> int:
+        async def expire(with_hooks: bool) -> list[tuple[int, str]]:
+            async with self._store.connection() as conn:
+                rows = await ob.expire_overdue(conn, now=now, platforms=self._platforms)
+                for outbox_id, _ in rows if with_hooks else ():
+                    for hook in self._on_dead:
+                        await hook(conn, outbox_id, now)
+                return rows
+
+        try:
+            rows = await expire(True)
+        except STORE_ERRORS:
+            raise
+        except Exception:
+            log.exception("outbox: on_dead hook failed while expiring; expiring without it")
+            rows = await expire(False)
+        for outbox_id, platform in rows:
+            self.metrics.dead.labels(platform).inc()
+            log.warning(
+                "outbox %d dead on %s: expired",
+                outbox_id,
+                platform,
+                extra={"outbox_id": outbox_id, "platform": platform},
+            )
+        return len(rows)
+
+    async def _release(self, ids: Sequence[int]) -> None:
+        async with self._store.connection() as conn:
+            for outbox_id in ids:
+                await ob.release(conn, outbox_id)
+
+    # -- crash recovery ----------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Settle rows left "sending" by a crash of this worker, or stale from any worker."""
+        await self._flush_unconfirmed()
+        now = self._clock.now()
+        async with self._store.connection() as conn:
+            rows = await ob.stale_sending(
+                conn,
+                worker_id=self.worker_id,
+                stale_before=now - self._stale_after,
+                platforms=self._platforms,
+                exclude=list(self._unconfirmed),
+            )
+        for row in rows:
+            adapter = self._adapters[row.platform]
+            if not adapter.capabilities.idempotent_send:
+                try:
+                    receipt = await adapter.reconcile(row.to_message())
+                except SendError as exc:
+                    log.warning(
+                        "outbox %d: reconcile with %s failed, trying again later: %s",
+                        row.id,
+                        row.platform,
+                        exc,
+                    )
+                    continue
+                if receipt is not None:
+                    log.info("outbox %d: the platform already has it; recorded as sent", row.id)
+                    await self._record_sent(row.id, row.platform, receipt, now)
+                    continue
+            # The platform drops a repeated idempotency key, or reconcile found nothing: resend.
+            async with self._store.connection() as conn:
+                await ob.release(conn, row.id)
+            log.info("outbox %d left sending by %s: released for a resend", row.id, row.claimed_by)
+        self._recovered_at = now
+        self._needs_recovery = False
+
+    async def _next_due(self, now: datetime) -> datetime | None:
+        """When a round could next do something: a future row, or a rate limit lifting."""
+        dests, plats = self._limiter.blocked(now)
+        self._limiter.forget_idle(now)
+        async with self._store.connection() as conn:
+            nxt = await ob.next_due(conn, after=now, platforms=self._platforms)
+            due_now = await ob.has_due(conn, now=now, platforms=self._platforms)
+        times = [nxt] if nxt is not None else []
+        if due_now:
+            waits = [*dests.values(), *plats.values()]
+            times.append(min(waits) if waits else now)
+        return min(times) if times else None
+
+    async def _update_depth(self) -> None:
+        async with self._store.connection() as conn:
+            depth = await depth_by_lane(conn)
+        for lane in _LANES:
+            self.metrics.depth.labels(lane).set(depth.get(lane, 0))
