@@ -163,6 +163,29 @@ class FakeDiscord:
                                             "guild_id": GUILD_ID}
         return payload
 
+    def interaction_payload(self, *, user_id: str, data: dict[str, Any], kind: int = 2,
+                            in_dm: bool = False, message: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An INTERACTION_CREATE: kind 2 = slash command, 3 = component (``message`` = the clicked one)."""
+        iid = snowflake(datetime.now(UTC), next(self._ids))
+        member = self.members[user_id]
+        payload: dict[str, Any] = {
+            "id": iid, "application_id": APP_ID, "type": kind, "token": f"token-{iid}", "version": 1,
+            "data": data, "locale": "en-US", "app_permissions": "0", "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "authorizing_integration_owners": {"0": GUILD_ID}, "context": 1 if in_dm else 0,
+        }
+        if in_dm:
+            payload["user"] = member["user"]
+            payload["channel_id"] = str(int(user_id) + 1)
+            payload["channel"] = {"id": str(int(user_id) + 1), "type": 1}
+        else:
+            payload.update(guild_id=GUILD_ID, guild_locale="en-US", channel_id=GENERAL_ID,
+                           channel={"id": GENERAL_ID, "type": 0, "name": "general", "guild_id": GUILD_ID},
+                           member={**member, "permissions": "0"})
+        if message is not None:
+            payload["message"] = message
+        return payload
+
     def store_message(self, payload: dict[str, Any]) -> None:
         """History only (what GET /channels/{id}/messages returns), no gateway event."""
         self.messages.setdefault(payload["channel_id"], []).append(payload)
