@@ -1,0 +1,396 @@
+"""``SlackAdapter``: one workspace through slack-bolt's AsyncApp, over Socket Mode or HTTP.
+
+Inbound, every request is verified by bolt (HTTP: HMAC-SHA256 of the raw body with the
+signing secret, a 5-minute window, a constant-time compare; Socket Mode: our own
+authenticated socket), checked for the configured workspace, queued in the ``Inbox`` and
+acknowledged at once; the inbox then looks profiles up (``users.info``, with the e-mail
+where ``users:read.email`` is granted), translates, and hands each event to the sink.
+Commands and button clicks are answered through their ``response_url``, shown only to the
+person who asked. Outbound, ``send`` paces each channel to about one message a second,
+lets slack_sdk wait out 429s, tags every message with its outbox idempotency key in the
+message metadata (so ``reconcile`` can find it after a crash) and maps every failure to
+the domain's send errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.imports.slack_translate import SlackDirectory, actor_from_user
+from adapters.slack.backfill import LastSeen, backfill_channel, default_oldest, member_channels
+from adapters.slack.blocks import message_blocks, neutralise
+from adapters.slack.client import api_error, send_error, web_client
+from adapters.slack.commands import (
+    ACTION_PREFIX,
+    REFUSED_WORKSPACE,
+    click_events,
+    command_event,
+    foreign_workspace,
+)
+from adapters.slack.inbox import Inbox, Job
+from adapters.slack.pacing import ChannelPacer, RealTimer, Timer
+from adapters.slack.settings import SlackSecrets, SlackSettings
+from adapters.slack.socket import SocketClient, SocketHandler
+from adapters.slack.translate import translate_event, users_in
+from bot.core.clock import Clock, SystemClock
+from bot.core.errors import CohortbotError, ConfigurationError, PermanentSendError
+from bot.core.events import Event, ProfileSeen
+from bot.core.outbound import (
+    Capabilities,
+    CommandReply,
+    EventSink,
+    OutboundMessage,
+    SendReceipt,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+METADATA_TYPE = "cohortbot_outbox"
+CAPABILITIES = Capabilities(
+    platform=PLATFORM,
+    dm=True,
+    post=True,
+    buttons=True,
+    blocks=True,
+    html=False,
+    max_length=3000,  # one section block; longer texts are split into several
+    immediate_replies=True,
+    idempotent_send=False,
+)
+
+
+class SlackAdapter:
+    """The ``LiveAdapter`` for Slack; build it from the ``[adapters.slack]`` settings.
+
+    ``last_seen`` turns the start-up back-fill on (see ``adapters.slack.backfill``).
+    ``clock`` stamps events that carry no time; ``timer`` paces sends and waits out 429s
+    (tests pass virtual ones).
+    """
+
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        secrets: SlackSecrets | None = None,
+        last_seen: LastSeen | None = None,
+        clock: Clock | None = None,
+        timer: Timer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets or settings.secrets()
+        self.last_seen = last_seen
+        self.clock = clock or SystemClock()
+        self.timer = timer or RealTimer()
+        self.client = web_client(
+            self.secrets.bot_token,
+            base_url=settings.api_base_url,
+            timeout=settings.timeout,
+            timer=self.timer,
+            rate_limit_retries=settings.rate_limit_retries,
+        )
+        http = settings.mode == "http"
+        if http and not self.secrets.signing_secret:
+            raise ConfigurationError("Slack HTTP mode needs the signing secret")
+        # Bolt's request verification stays on for HTTP: it is what makes a forged or
+        # replayed request a 401. Socket Mode requests arrive over our own authenticated
+        # socket and carry no signature.
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=self.secrets.signing_secret,
+            request_verification_enabled=http,
+            process_before_response=True,  # listeners only queue work, so acking after them is quick
+            name="cohortbot-slack",
+            logger=logging.getLogger("adapters.slack.bolt"),
+        )
+        self.app.event(re.compile(".*"))(self._on_event)
+        self.app.command(settings.command)(self._on_command)
+        self.app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(self._on_action)
+        self.inbox = Inbox(timer=self.timer)
+        self.pacer = ChannelPacer(settings.channel_interval, timer=self.timer)
+        self.directory = SlackDirectory(users={})
+        self._looked_up: set[str] = set()
+        self._dm_channels: dict[str, str] = {}
+        self._sink: EventSink | None = None
+        self._socket: SocketHandler | None = None
+        self._backfill: asyncio.Task[int] | None = None
+
+    # -- LiveAdapter ---------------------------------------------------------------------
+
+    @property
+    def platform(self) -> str:
+        return PLATFORM
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    async def start(self, sink: EventSink) -> None:
+        """Listen (Socket Mode connects here; HTTP mode answers on ``routes()``), then back-fill."""
+        self._sink = sink
+        self.inbox.start()
+        if self.settings.mode == "socket":
+            client = SocketClient(
+                app_token=self.secrets.app_token,
+                web_client=self.client,
+                ping_interval=self.settings.ping_interval,
+                logger=logging.getLogger("adapters.slack.socket"),
+                fixed_url=self.settings.socket_mode_url,
+            )
+            self._socket = SocketHandler(self.app, client)
+            await self._socket.client.open()
+        if self.last_seen is not None and self.settings.backfill_days > 0:
+            self._backfill = asyncio.create_task(self.backfill(), name="slack-backfill")
+        log.info("slack: listening (%s mode, workspace %s)", self.settings.mode, self.settings.team_id)
+
+    async def stop(self) -> None:
+        if self._backfill is not None:
+            self._backfill.cancel()
+            await asyncio.gather(self._backfill, return_exceptions=True)
+            self._backfill = None
+        if self._socket is not None:
+            await self._socket.client.shut()
+            self._socket = None
+        await self.inbox.stop()
+        self._sink = None
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        try:
+            channel, thread_ts = await self._destination(message)
+            await self.pacer.wait(channel)
+            text = neutralise(message.text)
+            args: dict[str, Any] = {
+                "channel": channel,
+                "text": text,
+                "metadata": {"event_type": METADATA_TYPE, "event_payload": {"key": message.idempotency_key}},
+            }
+            blocks = message_blocks(text, blocks=message.blocks, buttons=message.buttons)
+            if blocks:
+                args["blocks"] = blocks
+            if thread_ts:
+                args["thread_ts"] = thread_ts
+            resp = await self.client.chat_postMessage(**args)
+        except Exception as exc:
+            raise send_error(exc) from exc
+        sent_in = str(resp.get("channel") or channel)
+        return SendReceipt(native_id=f"{sent_in}:{resp.get('ts')}", delivered_at=self.clock.now())
+
+    async def reconcile(self, message: OutboundMessage) -> SendReceipt | None:
+        """Look for the message in the channel's recent history by the key in its metadata."""
+        try:
+            channel, _ = await self._destination(message)
+            resp = await self.client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True
+            )
+        except Exception as exc:
+            raise send_error(exc) from exc
+        for msg in resp.get("messages") or []:
+            meta = msg.get("metadata") if isinstance(msg, Mapping) else None
+            payload = meta.get("event_payload") if isinstance(meta, Mapping) else None
+            if (
+                isinstance(payload, Mapping)
+                and meta is not None
+                and meta.get("event_type") == METADATA_TYPE
+                and payload.get("key") == message.idempotency_key
+            ):
+                return SendReceipt(native_id=f"{channel}:{msg.get('ts')}", detail="found after a restart")
+        return None
+
+    # -- HTTP mode -----------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        """The route the bot's aiohttp server mounts in HTTP mode (none in Socket Mode)."""
+        if self.settings.mode != "http":
+            return []
+        return [web.post(self.settings.http_path, self.handle_http)]
+
+    def aiohttp_app(self) -> web.Application:
+        """A standalone aiohttp application with ``routes()`` (tests, or a separate port)."""
+        app = web.Application()
+        app.add_routes(self.routes())
+        return app
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        if self.settings.mode != "http":
+            return web.Response(status=404)
+        if self._sink is None:  # not started (or stopping): Slack tries again later
+            return web.Response(status=503, text="starting")
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        if body.get("team_id") != self.settings.team_id:
+            log.warning("slack: event from workspace %s ignored", body.get("team_id"))
+            return
+        event_id = str(body.get("event_id") or "")
+        if not self.inbox.first_sight(event_id):
+            log.debug("slack: repeated event %s dropped", event_id)
+            return
+        event = body.get("event")
+        if isinstance(event, Mapping):
+            received = self.clock.now()
+            label = event_id or str(event.get("type"))
+            self.inbox.put(Job(label=label, run=partial(self._deliver, event, received)))
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        if foreign_workspace(body, team_id=self.settings.team_id):
+            log.warning("slack: command from workspace %s refused", body.get("team_id"))
+            await ack(text=REFUSED_WORKSPACE)
+            return
+        await ack()
+        event = command_event(body, team_id=self.settings.team_id, received_at=self.clock.now())
+        response_url = _text(body.get("response_url"))
+        run = partial(self._deliver_interactive, event, response_url, event.actor.external_id)
+        self.inbox.put(Job(label=f"command {event.command}", run=run))
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        if foreign_workspace(body, team_id=self.settings.team_id):
+            log.warning("slack: click from another workspace ignored")
+            return
+        response_url = _text(body.get("response_url"))
+        for click in click_events(body, team_id=self.settings.team_id, received_at=self.clock.now()):
+            run = partial(self._deliver_interactive, click, response_url, click.actor.external_id)
+            self.inbox.put(Job(label=f"click {click.action}", run=run))
+
+    def _live_sink(self) -> EventSink:
+        if self._sink is None:
+            raise CohortbotError("the Slack adapter is not started")
+        return self._sink
+
+    async def _deliver(self, event: Mapping[str, Any], received: Any) -> None:
+        sink = self._live_sink()
+        for user in users_in(event):
+            for profile in await self.profile(user):
+                await sink(profile)
+        for item in translate_event(event, team_id=self.settings.team_id, directory=self.directory,
+                                    received_at=received):
+            await sink(item)
+
+    async def _deliver_interactive(self, event: Event, response_url: str, user_id: str) -> None:
+        reply = await self._live_sink()(event)
+        if reply is not None:
+            try:
+                await self._answer(reply, response_url=response_url, user_id=user_id)
+            except Exception:  # the command ran; running it again would not help the answer
+                log.exception("slack: could not answer %s", type(event).__name__)
+
+    async def _answer(self, reply: CommandReply, *, response_url: str, user_id: str) -> None:
+        text = neutralise(reply.text)
+        if reply.attachment is not None:
+            name, content = reply.attachment
+            channel = await self._dm_channel(user_id)
+            await self.client.files_upload_v2(channel=channel, filename=name, content=content, title=name)
+        if not response_url:
+            return
+        hook = AsyncWebhookClient(response_url, timeout=self.settings.timeout)
+        resp = await hook.send(
+            text=text,
+            response_type="ephemeral" if reply.ephemeral else "in_channel",
+            replace_original=False,
+        )
+        if resp.status_code != 200:
+            log.warning("slack: response_url answered %s: %s", resp.status_code, resp.body)
+
+    async def profile(self, user_id: str) -> list[Event]:
+        """``users.info`` once per user per run: a ProfileSeen (title, e-mail) before their first event."""
+        if user_id in self._looked_up or user_id in self.directory.users:
+            return []
+        try:
+            resp = await self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if api_error(exc) in ("user_not_found", "user_not_visible"):
+                self._looked_up.add(user_id)
+            log.warning("slack: users.info %s failed: %s", user_id, api_error(exc) or exc)
+            return []
+        except (TimeoutError, OSError) as exc:
+            log.warning("slack: users.info %s failed: %s", user_id, exc)
+            return []
+        self._looked_up.add(user_id)
+        user = resp.get("user")
+        if not isinstance(user, Mapping):
+            return []
+        actor = actor_from_user(user)
+        self.directory.users[user_id] = actor
+        return [ProfileSeen(actor=actor, occurred_at=self.clock.now())]
+
+    # -- back-fill -----------------------------------------------------------------------
+
+    async def backfill(self) -> int:
+        """Read every channel's history since the last stored message; returns messages read."""
+        if self.last_seen is None:
+            return 0
+        channels = list(self.settings.backfill_channels) or await member_channels(self.client)
+        total = 0
+        for channel in channels:
+            oldest = await self.last_seen(channel) or default_oldest(
+                self.clock.now(), days=self.settings.backfill_days
+            )
+            try:
+                total += await backfill_channel(
+                    self.client, channel, team_id=self.settings.team_id, oldest=oldest,
+                    limit=self.settings.backfill_limit, directory=self.directory,
+                    profiles=self.profile, deliver=self._deliver_many,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one channel's failure leaves the others (and the next start) to try
+                log.exception("slack: back-fill of %s stopped", channel)
+        log.info("slack: back-fill read %d message(s) in %d channel(s)", total, len(channels))
+        return total
+
+    async def _deliver_many(self, events: list[Event]) -> None:
+        """Started in order, so the sink queues them in order and stores them in few transactions."""
+        sink = self._live_sink()
+        await asyncio.gather(*(sink(e) for e in events))
+
+    # -- outbound helpers ----------------------------------------------------------------
+
+    async def _destination(self, message: OutboundMessage) -> tuple[str, str | None]:
+        to = message.to
+        if message.kind == "dm":
+            if not to.user_id:
+                raise PermanentSendError("slack: a DM without a user id")
+            return await self._dm_channel(to.user_id), None
+        if message.kind == "post":
+            if not to.channel:
+                raise PermanentSendError("slack: a post without a channel")
+            return to.channel, None
+        if message.kind == "reply":
+            native = message.reply_to_native or ""
+            channel, _, ts = native.rpartition(":")
+            channel = channel or to.channel or ""
+            if not channel or not ts:
+                raise PermanentSendError("slack: a reply needs the channel and ts of its message")
+            return channel, ts
+        raise PermanentSendError(f"slack cannot deliver a {message.kind!r} message")
+
+    async def _dm_channel(self, user_id: str) -> str:
+        known = self._dm_channels.get(user_id)
+        if known:
+            return known
+        resp = await self.client.conversations_open(users=user_id)
+        channel = resp.get("channel")
+        ident = channel.get("id") if isinstance(channel, Mapping) else None
+        if not ident:
+            raise PermanentSendError(f"slack: conversations.open gave no channel for {user_id}")
+        self._dm_channels[user_id] = str(ident)
+        return str(ident)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

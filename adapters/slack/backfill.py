@@ -1,0 +1,135 @@
+"""Start-up back-fill: read what was said while the bot was away, from where the store stopped.
+
+``last_seen(channel_id)`` is injected by the composition root: it answers the Slack ``ts``
+(``"1700000000.000100"``) of the newest message the store holds for that channel, or None
+when it holds none. History is read from just after that ts (``conversations.history``,
+cursor by cursor, newest page first as Slack serves it), thread replies newer than it are
+fetched per thread, and everything goes to the sink oldest first: if the bot stops half
+way, ``last_seen`` has only moved over messages that were really stored, so the next start
+continues without a gap. A channel with nothing stored is read back ``backfill_days``.
+Messages get the same uids as live events and ``import slack-export``, so overlap is free.
+
+Limits: a thread whose root is older than the stored ts but which got new replies is not
+revisited (Slack's history does not list it); Slack's rate limits are waited out by the
+Web API client's 429 handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.imports.slack_translate import Skip, SlackDirectory, translate_message
+from adapters.slack.translate import place
+from bot.core.events import Event
+
+log = logging.getLogger(__name__)
+
+#: ``async def last_seen(channel_id: str) -> str | None``: newest stored Slack ts of that channel.
+LastSeen = Callable[[str], Awaitable[str | None]]
+Profiles = Callable[[str], Awaitable[list[Event]]]
+Deliver = Callable[[list[Event]], Awaitable[None]]
+
+PAGE = 200
+
+
+async def member_channels(client: AsyncWebClient) -> list[str]:
+    """Public and private channels the bot is a member of (``users.conversations``)."""
+    found: list[str] = []
+    cursor: str | None = None
+    while True:
+        resp = await client.users_conversations(
+            types="public_channel,private_channel", exclude_archived=True, limit=PAGE, cursor=cursor
+        )
+        for channel in resp.get("channels") or []:
+            if isinstance(channel, Mapping) and channel.get("id"):
+                found.append(str(channel["id"]))
+        cursor = _next_cursor(resp.data if isinstance(resp.data, dict) else {})
+        if not cursor:
+            return found
+
+
+async def backfill_channel(
+    client: AsyncWebClient,
+    channel: str,
+    *,
+    team_id: str,
+    oldest: str,
+    limit: int,
+    directory: SlackDirectory,
+    profiles: Profiles,
+    deliver: Deliver,
+) -> int:
+    """Read one channel after ``oldest`` and deliver it oldest first; returns the messages read."""
+    messages = await _history(client, channel, oldest=oldest, limit=limit)
+    replies: list[Mapping[str, Any]] = []
+    for msg in messages:
+        latest = msg.get("latest_reply")
+        if msg.get("reply_count") and isinstance(latest, str) and float(latest) > float(oldest):
+            replies.extend(await _replies(client, channel, str(msg["ts"]), oldest=oldest))
+    seen: set[str] = set()
+    ordered: list[Mapping[str, Any]] = []
+    for msg in sorted([*messages, *replies], key=lambda m: float(str(m.get("ts") or 0))):
+        ts = str(msg.get("ts"))
+        if ts not in seen:
+            seen.add(ts)
+            ordered.append(msg)
+    where = place(channel, team_id=team_id)
+    for start in range(0, len(ordered), PAGE):
+        chunk = ordered[start : start + PAGE]
+        events: list[Event] = []
+        for user in dict.fromkeys(str(m["user"]) for m in chunk if isinstance(m.get("user"), str)):
+            events.extend(await profiles(user))
+        for msg in chunk:
+            try:
+                events.extend(translate_message(msg, place=where, directory=directory))
+            except Skip as skip:
+                log.debug("slack back-fill: %s skipped (%s)", msg.get("ts"), skip.reason)
+        await deliver(events)
+    return len(ordered)
+
+
+def default_oldest(now: datetime, *, days: int) -> str:
+    return f"{(now - timedelta(days=days)).timestamp():.6f}"
+
+
+async def _history(
+    client: AsyncWebClient, channel: str, *, oldest: str, limit: int
+) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    cursor: str | None = None
+    while len(out) < limit:
+        resp = await client.conversations_history(channel=channel, oldest=oldest, limit=PAGE, cursor=cursor)
+        data = resp.data if isinstance(resp.data, dict) else {}
+        out.extend(m for m in data.get("messages") or [] if isinstance(m, Mapping))
+        cursor = _next_cursor(data)
+        if not cursor or not data.get("has_more", True):
+            break
+    if len(out) > limit:
+        log.warning("slack back-fill: %s has more than %d new messages; reading the newest", channel, limit)
+        out = out[:limit]  # Slack serves newest first
+    return out
+
+
+async def _replies(client: AsyncWebClient, channel: str, ts: str, *, oldest: str) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        resp = await client.conversations_replies(
+            channel=channel, ts=ts, oldest=oldest, limit=PAGE, cursor=cursor
+        )
+        data = resp.data if isinstance(resp.data, dict) else {}
+        out.extend(m for m in data.get("messages") or [] if isinstance(m, Mapping) and m.get("ts") != ts)
+        cursor = _next_cursor(data)
+        if not cursor:
+            return out
+
+
+def _next_cursor(data: Mapping[str, Any]) -> str | None:
+    meta = data.get("response_metadata")
+    cursor = meta.get("next_cursor") if isinstance(meta, Mapping) else None
+    return cursor or None
