@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 ADMIN = "admin"
 #: The member command that redeems an e-mail confirmation token.
 CONFIRM = "confirm"
+#: How the audit log names someone who has been erased.
+ERASED_ACTOR = "[erased]"
 
 #: Every module that registers commands, in this order. Modules of other owners that are not
 #: written yet are skipped with a warning (``_OPTIONAL``); everything else must import.
@@ -56,10 +58,6 @@ _OPTIONAL = frozenset(
         "bot.admin.commands_outbox",
         "bot.admin.commands_programmes",
         "bot.admin.commands_digest",
-        # Until H4's own modules land (minutes after this file): then they become required.
-        "bot.admin.selfservice",
-        "bot.admin.commands_members",
-        "bot.admin.commands_privacy",
     }
 )
 
@@ -138,13 +136,18 @@ Handler = Callable[[CommandContext], Awaitable[CommandReply]]
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
-    """One command: ``usage`` is shown in help and after a bad argument."""
+    """One command: ``usage`` is shown in help and after a bad argument.
+
+    ``private_args``: the audit log records the call without its arguments (they name a
+    person who is being erased, or carry a secret).
+    """
 
     name: str
     summary: str
     usage: str
     manager: bool
     handler: Handler
+    private_args: bool = False
 
 
 class Registry:
@@ -416,8 +419,17 @@ class CommandCore:
                 "Something went wrong on our side; the managers can see it in the log.", ok=False
             )
         outcome: audit.Outcome = "ok" if reply.ok else "error"
-        audit_args = args if spec.name not in _REDACTED_ARGS else ("…",)
-        await self._audit(event, label, audit_args, outcome, detail or ("" if reply.ok else reply.text[:300]))
+        audit_args = ("…",) if spec.private_args else args
+        # Someone who just erased themselves is not named again by the line about it.
+        gone = member_id is not None and await self._member_of(event.actor) is None
+        await self._audit(
+            event,
+            label,
+            audit_args,
+            outcome,
+            detail or ("" if reply.ok else reply.text[:300]),
+            actor=ERASED_ACTOR if gone else None,
+        )
         return reply
 
     async def _member_of(self, actor: ActorRef) -> int | None:
@@ -427,14 +439,21 @@ class CommandCore:
         return found.get((actor.platform, external))
 
     async def _audit(
-        self, event: CommandInvoked, command: str, args: Sequence[str], outcome: audit.Outcome, detail: str
+        self,
+        event: CommandInvoked,
+        command: str,
+        args: Sequence[str],
+        outcome: audit.Outcome,
+        detail: str,
+        *,
+        actor: str | None = None,
     ) -> None:
         try:
             async with self.services.store.connection() as conn:
                 await audit.record(
                     conn,
                     at=self.services.clock.now(),
-                    actor=actor_key(event.actor),
+                    actor=actor or actor_key(event.actor),
                     platform=event.actor.platform,
                     command=command,
                     args=args,
@@ -468,7 +487,3 @@ class CommandCore:
     def _unknown(self, name: str, *, manager: bool) -> str:
         shown = f"admin {name}" if manager else name
         return f"Unknown command {shown!r}.\n\n" + self._listing(manager=manager)
-
-
-#: Commands whose arguments must not be kept in the audit log (a token, a confirmation word).
-_REDACTED_ARGS = frozenset({CONFIRM})

@@ -35,8 +35,12 @@ from bot.store.activity_rows import (
     prepare,
 )
 from bot.store.models import Activity, Base, Identity, Member, Place
+from bot.store.privacy import email_hash, erased_hashes, erasure_mark, identity_hash
 
 log = logging.getLogger(__name__)
+
+#: The skip reason for events from erased people.
+ERASED_PERSON = "erased person"
 
 # SQLite allows 32,766 bound parameters; keep IN lists and multi-row VALUES well below it.
 _CHUNK = 500
@@ -51,6 +55,8 @@ class IngestResult:
     deleted: int = 0
     new_members: int = 0
     member_ids: set[int] = field(default_factory=set)
+    #: Events not stored, by reason ("erased person": from an account erased on request).
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: IngestResult) -> None:
         self.stored += other.stored
@@ -58,6 +64,8 @@ class IngestResult:
         self.deleted += other.deleted
         self.new_members += other.new_members
         self.member_ids |= other.member_ids
+        for reason, count in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
 def _insert_ignore(table: type[Base], dialect: str) -> Any:
@@ -84,19 +92,61 @@ class Ingestor:
         self._members: dict[ActorKey, int] = {}
         self._places: dict[PlaceKey, int] = {}
         self._now = now
+        # Hashes of erased accounts, reloaded only when the erasure table grows.
+        self._erased: frozenset[str] = frozenset()
+        self._erasure_mark: int | None = None
+        self._erased_actors: dict[ActorKey, bool] = {}
 
     def forget_caches(self) -> None:
         self._members.clear()
         self._places.clear()
+        self._erasure_mark = None
 
     async def ingest(self, conn: AsyncConnection, events: Sequence[Event]) -> IngestResult:
         """Store one batch inside the caller's transaction."""
-        batch = prepare(events, dialect=conn.dialect.name)
         try:
-            return await self._write(conn, batch)
+            events, erased = await self._drop_erased(conn, events)
+            batch = prepare(events, dialect=conn.dialect.name)
+            result = await self._write(conn, batch)
         except BaseException:
             self.forget_caches()
             raise
+        if erased:
+            result.skipped[ERASED_PERSON] = erased
+        return result
+
+    async def _drop_erased(
+        self, conn: AsyncConnection, events: Sequence[Event]
+    ) -> tuple[Sequence[Event], int]:
+        """Events from accounts erased on request never come back (design section 3, ``erasure``).
+
+        One ``max(id)`` per batch tells whether anyone was erased since the last batch; with
+        no erasures at all (the usual case) nothing else is done per event.
+        """
+        mark = await erasure_mark(conn)
+        if mark != self._erasure_mark:
+            self._erased = frozenset(await erased_hashes(conn)) if mark else frozenset()
+            self._erased_actors.clear()
+            self._erasure_mark = mark
+        if not self._erased:
+            return events, 0
+        kept: list[Event] = []
+        verdicts = self._erased_actors
+        for ev in events:
+            actor = getattr(ev, "actor", None)
+            if actor is not None:
+                key = (actor.platform, actor.external_id)
+                gone = verdicts.get(key)
+                if gone is None:
+                    email = _email_of(actor)
+                    gone = identity_hash(*key) in self._erased or (
+                        email is not None and email_hash(email) in self._erased
+                    )
+                    verdicts[key] = gone
+                if gone:
+                    continue
+            kept.append(ev)
+        return kept, len(events) - len(kept)
 
     async def _write(self, conn: AsyncConnection, batch: PreparedBatch) -> IngestResult:
         """Resolve ids, put them into the prepared rows (in place), and insert."""
