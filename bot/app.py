@@ -1,0 +1,379 @@
+"""The composition root: builds every part from the configuration, wires them, owns every task.
+
+Nothing else constructs collaborators for anybody: the pipeline, the outbox worker, the
+command core, the web server, the scheduler and the adapters get what they need here,
+and ``run`` owns their tasks. On SIGTERM the order is the reverse of the data flow:
+adapters stop taking events, the pipeline finishes what it accepted, the worker finishes
+the send in hand, then the database closes.
+
+``simulate`` and the tests build the same object with recorders instead of platforms and
+a virtual clock, so what they exercise is this wiring, not a copy of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.base import LiveAdapter
+from bot.admin.permissions import ManagerSettings
+from bot.admin.registry import CommandCore, Services
+from bot.core.clock import Clock, SystemClock
+from bot.core.errors import BadArgument, ConfigurationError
+from bot.core.events import ActionClicked, CommandInvoked, Event, MessagePosted
+from bot.core.outbound import CommandReply, Recipient
+from bot.metrics import Metrics
+from bot.outbox_worker import OutboxWorker
+from bot.pipeline import Batch, Pipeline
+from bot.settings import Settings
+from bot.store import Store, open_store
+from bot.store.live_models import Invitation, SeenEvent, SolutionCheck
+from bot.store.models import Identity
+from bot.store.outbox import NewMessage, enqueue
+from messages import funnel
+from messages.hero import Hero
+from messages.planner import Planner
+from messages.points import Points
+from messages.programmes import Catalogue, load_catalogue
+from messages.templates import Renderer
+from segmentation.config import load_config
+from segmentation.engine import SegmentationEngine
+from segmentation.rules import RULE_NAMES
+
+log = logging.getLogger(__name__)
+
+#: Click actions that answer an invitation, and those that answer "did it solve it?".
+_INVITATION_ACTIONS = ("accept", "decline", "open")
+_SOLUTION_ACTIONS = {"solved": True, "yes": True, "not-solved": False, "unsolved": False, "no": False}
+
+
+@dataclass
+class App:
+    """Everything one bot process runs, built by :func:`build_app`."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    engine: SegmentationEngine
+    catalogue: Catalogue
+    renderer: Renderer
+    planner: Planner
+    hero: Hero
+    points: Points
+    core: CommandCore
+    worker: OutboxWorker
+    pipeline: Pipeline
+    metrics: Metrics
+    adapters: dict[str, LiveAdapter] = field(default_factory=dict)
+    _owns_store: bool = True
+
+    # -- the pipeline's decision steps (one transaction per batch, with their outbox rows) --
+
+    async def _hero_step(self, conn: AsyncConnection, batch: Batch) -> None:
+        await self.hero.on_messages(conn, batch.events, now=batch.now)
+
+    async def _points_step(self, conn: AsyncConnection, batch: Batch) -> None:
+        uids = [e.uid for e in batch.events if isinstance(e, MessagePosted)]
+        if uids:
+            await self.points.on_activities(conn, uids, now=batch.now)
+
+    async def _plan_step(self, conn: AsyncConnection, batch: Batch) -> None:
+        if batch.touched:
+            await self.planner.plan(conn, batch.touched, now=batch.now)
+
+    def _count_batch(self, batch: Batch) -> None:
+        for event in batch.events:
+            platform = getattr(getattr(event, "actor", None), "platform", "unknown")
+            self.metrics.events_ingested.labels(platform=platform).inc()
+
+    # -- commands: answered in place, or by e-mail where the platform has no in-place reply ----
+
+    async def on_command(self, event: Event) -> CommandReply:
+        assert isinstance(event, CommandInvoked)
+        reply = await self.core.dispatch(event)
+        adapter = self.adapters.get(event.actor.platform)
+        if adapter is not None and not adapter.capabilities.immediate_replies:
+            await self._reply_by_mail(event, reply)
+        return reply
+
+    async def _reply_by_mail(self, event: CommandInvoked, reply: CommandReply) -> None:
+        address = event.actor.email or event.actor.external_id
+        message = NewMessage(
+            dedupe_key=f"reply:{event.uid}",
+            platform=event.actor.platform,
+            kind="email",
+            to=Recipient(email=address, display_name=event.actor.display_name),
+            text=reply.text,
+            subject=f"Re: {event.command}",
+            template="command_reply",
+            lane="interactive",
+            consent_scope=None,  # the answer to their own command, even after "optout all"
+        )
+        async with self.store.connection() as conn:
+            await enqueue(conn, [message], now=self.clock.now())
+        self.worker.wake()
+
+    # -- clicks: buttons, signed links, and the mail adapter's bounce/complaint reports --------
+
+    async def on_click(self, event: Event) -> CommandReply:
+        assert isinstance(event, ActionClicked)
+        now = self.clock.now()
+        try:
+            async with self.store.connection() as conn:
+                if not await _first_time(conn, event.uid, now):
+                    return CommandReply("Already recorded — thank you.")
+                return await self._click(conn, event, now)
+        except BadArgument as exc:
+            return CommandReply(str(exc), ok=False)
+
+    async def _click(self, conn: AsyncConnection, event: ActionClicked, now: datetime) -> CommandReply:
+        action = event.action.lower()
+        member_id = await _member_of(conn, event.actor.platform, event.actor.external_id)
+        if action in _INVITATION_ACTIONS:
+            token = await _invitation_token(conn, event.value, member_id)
+            info = await funnel.respond(conn, token, action, at=now)
+            if action == "accept":
+                return CommandReply(f"Welcome to {info.programme}! You are in.")
+            if action == "decline":
+                return CommandReply(f"Understood — we will not invite you to {info.programme} again.")
+            return CommandReply("Thanks for opening the invitation.")
+        if action in _SOLUTION_ACTIONS:
+            token = await _check_token(conn, event.value, member_id)
+            await self.hero.on_confirmation(conn, token, _SOLUTION_ACTIONS[action], at=now)
+            return CommandReply("Thanks for letting us know!")
+        raise BadArgument(f"unknown action {event.action!r}")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start_adapters(self) -> None:
+        for name, adapter in self.adapters.items():
+            log.info("starting the %s adapter", name)
+            await adapter.start(self.pipeline.sink)
+
+    async def shutdown(self) -> None:
+        """The drain: stop listening, finish what was accepted, finish sending, close."""
+        for name, adapter in reversed(list(self.adapters.items())):
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+                log.info("stopped the %s adapter", name)
+        await self.pipeline.close()
+        await self.worker.stop()
+        if self._owns_store:
+            await self.store.close()
+
+
+async def _first_time(conn: AsyncConnection, uid: str, now: datetime) -> bool:
+    """Record a click's uid; False when it was handled before (a retried delivery)."""
+    seen = (await conn.execute(select(SeenEvent.uid).where(SeenEvent.uid == uid))).scalar()
+    if seen is not None:
+        return False
+    await conn.execute(SeenEvent.__table__.insert().values(uid=uid, at=now))  # type: ignore[attr-defined]
+    return True
+
+
+async def _member_of(conn: AsyncConnection, platform: str, external_id: str) -> int | None:
+    key = external_id.strip().lower() if platform == "mail" else external_id
+    return (
+        await conn.execute(
+            select(Identity.member_id).where(Identity.platform == platform, Identity.external_id == key)
+        )
+    ).scalar()
+
+
+async def _invitation_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
+    """A token as given, or (from ``simulate`` and typed replies) the clicker's invitation to a programme."""
+    found = (await conn.execute(select(Invitation.token).where(Invitation.token == value))).scalar()
+    if found is not None:
+        return str(found)
+    if member_id is not None and value:
+        mine = (
+            await conn.execute(
+                select(Invitation.token).where(
+                    Invitation.member_id == member_id, Invitation.programme == value
+                )
+            )
+        ).scalar()
+        if mine is not None:
+            return str(mine)
+    raise BadArgument("this invitation is not known (it may have expired or been erased)")
+
+
+async def _check_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
+    if value:
+        found = (await conn.execute(select(SolutionCheck.token).where(SolutionCheck.token == value))).scalar()
+        if found is not None:
+            return str(found)
+    if member_id is not None:
+        latest = (
+            await conn.execute(
+                select(SolutionCheck.token)
+                .where(SolutionCheck.asker_member_id == member_id, SolutionCheck.status == "asked")
+                .order_by(SolutionCheck.asked_at.desc())
+                .limit(1)
+            )
+        ).scalar()
+        if latest is not None:
+            return str(latest)
+    raise BadArgument("there is no open question of yours to confirm")
+
+
+AdapterFactory = Callable[[str, Mapping[str, Any], "AdapterContext"], Awaitable[LiveAdapter]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What an adapter may be given by the root: a clock and read access to where it left off."""
+
+    store: Store
+    clock: Clock
+
+
+async def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    adapters: Mapping[str, LiveAdapter] | None = None,
+    store: Store | None = None,
+    worker_id: str | None = None,
+    registry: CollectorRegistry | None = None,
+    managers_required: bool = True,
+) -> App:
+    """Build every part. ``adapters`` replaces the configured platforms (simulate, tests).
+
+    ``managers_required=False`` lets a configuration without a ``[managers]`` table through
+    (simulate, the demo): then only the CLI acts as a manager.
+    """
+    clock = clock or SystemClock()
+    owns_store = store is None
+    if store is None:
+        store = await open_store(settings.database_url)
+    try:
+        return await _build(
+            settings, store, clock, adapters, worker_id, registry, owns_store, managers_required
+        )
+    except BaseException:
+        if owns_store:
+            await store.close()
+        raise
+
+
+async def _build(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    adapters: Mapping[str, LiveAdapter] | None,
+    worker_id: str | None,
+    registry: CollectorRegistry | None,
+    owns_store: bool,
+    managers_required: bool,
+) -> App:
+    config = load_config(settings.rules, known_rules=RULE_NAMES)
+    engine = SegmentationEngine(store, config=config, clock=clock, parallel_threshold=10**12)
+    catalogue = load_catalogue(settings.programmes)
+    renderer = Renderer()
+    planner = Planner(catalogue, renderer=renderer)
+    hero = Hero(catalogue, renderer=renderer)
+    points = Points(catalogue)
+    metrics = Metrics(registry or CollectorRegistry())
+    chosen = dict(adapters) if adapters is not None else await _configured_adapters(settings, store, clock)
+    worker = OutboxWorker(
+        store,
+        chosen,
+        clock=clock,
+        worker_id=worker_id or f"{socket.gethostname()}/outbox",
+        on_sent=[funnel.on_sent],
+    )
+    table = dict(settings.managers)
+    if not managers_required and not table:
+        table = {"require_managers": False}
+    managers = ManagerSettings.from_mapping(table)
+    services = Services(
+        store=store,
+        clock=clock,
+        segmentation=engine,
+        catalogue=catalogue,
+        planner=planner,
+        renderer=renderer,
+        wake_outbox=worker.wake,
+        timezone=settings.timezone,
+    )
+    core = CommandCore(services, managers=managers)
+    app = App(
+        settings=settings,
+        store=store,
+        clock=clock,
+        engine=engine,
+        catalogue=catalogue,
+        renderer=renderer,
+        planner=planner,
+        hero=hero,
+        points=points,
+        core=core,
+        worker=worker,
+        pipeline=None,  # type: ignore[arg-type]  # set just below: the steps are the app's methods
+        metrics=metrics,
+        adapters=chosen,
+        _owns_store=owns_store,
+    )
+    app.pipeline = Pipeline(
+        store,
+        engine=engine,
+        clock=clock,
+        after=[app._hero_step, app._points_step, app._plan_step],
+        on_command=app.on_command,
+        on_click=app.on_click,
+        on_committed=worker.wake,
+        on_batch=app._count_batch,
+    )
+    return app
+
+
+async def _configured_adapters(settings: Settings, store: Store, clock: Clock) -> dict[str, LiveAdapter]:
+    """The platforms named in the configuration file, each built from its own section."""
+    out: dict[str, LiveAdapter] = {}
+    for name, section in settings.enabled_adapters().items():
+        factory = _FACTORIES.get(name)
+        if factory is None:
+            raise ConfigurationError(f"adapter {name!r} is not available in this build")
+        out[name] = await factory(name, section, AdapterContext(store=store, clock=clock))
+    return out
+
+
+_FACTORIES: dict[str, AdapterFactory] = {}
+
+
+async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``), then drain in order."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    worker_task = asyncio.create_task(app.worker.run(), name="outbox-worker")
+    try:
+        await app.start_adapters()
+        log.info("cohortbot is running with %s", ", ".join(app.adapters) or "no adapters")
+        await stop.wait()
+        log.info("stopping: finishing accepted events and the send in hand")
+    finally:
+        await app.shutdown()
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+
+
+def default_config_path() -> Path | None:
+    path = Path("cohortbot.toml")
+    return path if path.exists() else None
