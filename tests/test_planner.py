@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from programme_world import DEVELOPER, END_USER, INTEGRATOR, T0, actor, add_member, count
+from sqlalchemy import insert, select
 
 from bot.core.errors import BadArgument
 from bot.store import Store
@@ -13,7 +14,6 @@ from bot.store.live_models import Consent, Invitation, OutboxMessage, ProgrammeS
 from messages import funnel
 from messages.planner import Planner
 from messages.programmes import load_catalogue
-from programme_world import DEVELOPER, END_USER, INTEGRATOR, T0, actor, add_member, count
 
 CATALOGUE = load_catalogue()
 
@@ -151,12 +151,10 @@ async def test_bots_opted_out_and_paused_get_nothing(store: Store, planner: Plan
         quiet = await add_member(conn, actor("bob"), segments=("developers",), dims=DEVELOPER)
         paused = await add_member(conn, actor("pat"), segments=("end_users",), dims=END_USER)
         await conn.execute(
-            Consent.__table__.insert().values(member_id=quiet, scope="all", state="out", source="test", at=T0)
+            insert(Consent).values(member_id=quiet, scope="all", state="out", source="test", at=T0)
         )
         await conn.execute(
-            ProgrammeState.__table__.insert().values(
-                name="device-testing", paused=True, changed_by="x", changed_at=T0
-            )
+            insert(ProgrammeState).values(name="device-testing", paused=True, changed_by="x", changed_at=T0)
         )
         assert await planner.plan(conn, [bot, quiet, paused], now=T0) == []
         assert await count(conn, OutboxMessage.__table__) == 0
@@ -169,9 +167,7 @@ async def test_campaign_dry_run_then_confirm(store: Store, planner: Planner) -> 
             for i in range(7)
         ]
         await conn.execute(
-            Consent.__table__.insert().values(
-                member_id=ids[0], scope="all", state="out", source="test", at=T0
-            )
+            insert(Consent).values(member_id=ids[0], scope="all", state="out", source="test", at=T0)
         )
         preview = await planner.campaign(conn, "champions", "end_users", now=T0, confirm=False)
         assert (preview.members, preview.would_invite, preview.skipped) == (7, 6, {"opted_out": 1})

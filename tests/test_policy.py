@@ -230,5 +230,5 @@ def test_a_manager_copy_with_custom_segments(tmp_path: Path) -> None:
 
 
 def test_policy_settings_defaults() -> None:
-    s = PolicySettings()
+    s = PolicySettings.model_validate({})
     assert (s.cap_per_30_days, s.cooldown_days, s.quiet_start, s.quiet_end) == (2, 7, time(21), time(8))

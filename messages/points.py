@@ -1,0 +1,258 @@
+"""Points: programme rules applied to members' activity, credited once per source, and leaderboards.
+
+Bag-a-Bug gives a point per bug reported and three per fix; Code Sniper rewards patches;
+Phone Sniper rewards device reports; Community Hero's point comes from ``messages.hero``
+when the asker confirms. Only participants earn (an accepted or active invitation), and a
+row is unique per (programme, member, source), so re-reading the same messages never
+counts twice. A member's first points after accepting make their invitation ``active``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.core.errors import BadArgument
+from bot.store.live_models import Invitation, ProgrammePoints
+from bot.store.models import Activity, Member, Place
+from messages import funnel
+from messages.programmes import Catalogue
+from messages.snapshots import chunks
+from segmentation.signals import LOG, PATCH, TRACE, message_signals
+
+_BUG_PLACE = re.compile(r"bug|issue|defect|tracker", re.IGNORECASE)
+_DEVICE_PLACE = re.compile(r"device|phone|testing|beta", re.IGNORECASE)
+_BUG_WORDS = re.compile(
+    r"\b(?:bug|crash(?:es|ed)?|regression|broken|steps to reproduce|segfault|exception)\b", re.IGNORECASE
+)
+_FIXES = re.compile(r"^\s*Fixes:\s*\S|\bfix(?:es|ed)? #\d+", re.IGNORECASE | re.MULTILINE)
+_DEVICE_REPORT = re.compile(
+    r"\b(?:tested|works|working|runs|installed|tried it) (?:it )?on (?:my |an? |the )?"
+    r"(?:phone|iphone|android|ipad|tablet|pixel|galaxy|nokia|motorola|xiaomi|oneplus|huawei|sony|htc|device)",
+    re.IGNORECASE,
+)
+_PARTICIPANT = ("accepted", "active")
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    member_id: int
+    programme: str
+    points: int
+    reason: str
+    source_uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    rank: int
+    member_id: int
+    display_name: str
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFacts:
+    """What the points rules read of one message."""
+
+    event_uid: str
+    member_id: int
+    own_text: str
+    signature: str
+    subject: str | None
+    patch_lines: int
+    place_name: str
+    is_reply: bool
+
+
+def _insert_ignore(conn: AsyncConnection) -> Any:
+    keys = ["programme", "member_id", "source_uid"]
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(ProgrammePoints).on_conflict_do_nothing(index_elements=keys)
+    return sqlite.insert(ProgrammePoints).on_conflict_do_nothing(index_elements=keys)
+
+
+async def credit(
+    conn: AsyncConnection,
+    *,
+    member_id: int,
+    programme: str,
+    points: int,
+    reason: str,
+    source_uid: str,
+    at: datetime,
+) -> bool:
+    """Credit points once per (programme, member, source); True when this call credited them."""
+    res = await conn.execute(
+        _insert_ignore(conn).values(
+            member_id=member_id,
+            programme=programme,
+            points=points,
+            reason=reason[:200],
+            source_uid=source_uid[:120],
+            at=at,
+        )
+    )
+    if not res.rowcount:
+        return False
+    await funnel.mark_active(conn, member_id, programme, at=at)
+    return True
+
+
+def earned(facts: ActivityFacts, rules: Mapping[str, int]) -> list[tuple[str, int, str]]:
+    """The (rule, points, reason) a message earns under a programme's rules; pure."""
+    signals = message_signals(facts.own_text, patch_lines=facts.patch_lines, subject=facts.subject)
+    patch = signals.has(PATCH)
+    out: list[tuple[str, int, str]] = []
+    fix = patch or bool(_FIXES.search(facts.own_text) or _FIXES.search(facts.signature))
+    if "bug_fixed" in rules and fix:
+        out.append(("bug_fixed", rules["bug_fixed"], "bug fixed"))
+    elif "bug_reported" in rules and not facts.is_reply:
+        in_bug_place = bool(_BUG_PLACE.search(facts.place_name))
+        text = f"{facts.subject or ''}\n{facts.own_text}"
+        reported = in_bug_place or (
+            _BUG_WORDS.search(text) is not None and (signals.has(TRACE) or signals.has(LOG))
+        )
+        if reported:
+            out.append(("bug_reported", rules["bug_reported"], "bug reported"))
+    if "patch_posted" in rules and patch:
+        out.append(("patch_posted", rules["patch_posted"], "patch posted"))
+    if "device_report" in rules and (
+        _DEVICE_REPORT.search(facts.own_text)
+        or (_DEVICE_PLACE.search(facts.place_name) and not facts.is_reply)
+    ):
+        out.append(("device_report", rules["device_report"], "device report"))
+    return out
+
+
+class Points:
+    """Applies the catalogue's activity rules (everything but ``answer_confirmed``, which hero applies)."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._rules = {
+            p.name: {r: n for r, n in p.settings.points.items() if r != "answer_confirmed"} for p in catalogue
+        }
+        self._rules = {name: rules for name, rules in self._rules.items() if rules}
+
+    async def on_activities(
+        self, conn: AsyncConnection, event_uids: Collection[str], *, now: datetime
+    ) -> list[Credit]:
+        """Credit participants for the given stored messages; returns the new credits."""
+        if not self._rules or not event_uids:
+            return []
+        facts = await _facts(conn, event_uids)
+        if not facts:
+            return []
+        members = sorted({f.member_id for f in facts})
+        participants: set[tuple[int, str]] = set()
+        for chunk in chunks(members):
+            rows = await conn.execute(
+                select(Invitation.member_id, Invitation.programme).where(
+                    Invitation.member_id.in_(list(chunk)),
+                    Invitation.programme.in_(list(self._rules)),
+                    Invitation.status.in_(_PARTICIPANT),
+                )
+            )
+            participants.update((mid, prog) for mid, prog in rows)
+        out: list[Credit] = []
+        for f in facts:
+            for programme, rules in self._rules.items():
+                if (f.member_id, programme) not in participants:
+                    continue
+                for _rule, points, reason in earned(f, rules):
+                    c = Credit(f.member_id, programme, points, reason, f.event_uid)
+                    if await credit(
+                        conn,
+                        member_id=c.member_id,
+                        programme=programme,
+                        points=points,
+                        reason=reason,
+                        source_uid=c.source_uid,
+                        at=now,
+                    ):
+                        out.append(c)
+        return out
+
+
+async def _facts(conn: AsyncConnection, event_uids: Collection[str]) -> list[ActivityFacts]:
+    out: list[ActivityFacts] = []
+    for chunk in chunks(sorted(set(event_uids))):
+        rows = await conn.execute(
+            select(
+                Activity.event_uid,
+                Activity.member_id,
+                Activity.own_text,
+                Activity.signature,
+                Activity.subject,
+                Activity.patch_lines,
+                Activity.reply_to_uid,
+                Activity.thread_uid,
+                Place.name,
+            )
+            .outerjoin(Place, Place.id == Activity.place_id)
+            .where(Activity.event_uid.in_(list(chunk)), Activity.kind == "message")
+        )
+        for r in rows:
+            out.append(
+                ActivityFacts(
+                    event_uid=r.event_uid,
+                    member_id=r.member_id,
+                    own_text=r.own_text or "",
+                    signature=r.signature or "",
+                    subject=r.subject,
+                    patch_lines=r.patch_lines or 0,
+                    place_name=r.name or "",
+                    is_reply=bool(r.reply_to_uid) or (bool(r.thread_uid) and r.thread_uid != r.event_uid),
+                )
+            )
+    return out
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    """Where the current leaderboard period began (UTC); None for "all"."""
+    now = now.astimezone(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "all":
+        return None
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    raise BadArgument(f"unknown leaderboard period {period!r} (week, month, quarter, year, all)")
+
+
+async def leaderboard(
+    conn: AsyncConnection, programme: str, period: str, now: datetime, *, limit: int = 10
+) -> list[LeaderboardRow]:
+    """The period's top members by points (ties share a rank, listed by member id)."""
+    total = func.sum(ProgrammePoints.points).label("total")
+    query = (
+        select(ProgrammePoints.member_id, Member.display_name, total)
+        .join(Member, Member.id == ProgrammePoints.member_id)
+        .where(ProgrammePoints.programme == programme)
+        .group_by(ProgrammePoints.member_id, Member.display_name)
+        .order_by(total.desc(), ProgrammePoints.member_id)
+        .limit(limit)
+    )
+    start = period_start(period, now)
+    if start is not None:
+        query = query.where(ProgrammePoints.at >= start, ProgrammePoints.at <= now)
+    out: list[LeaderboardRow] = []
+    rank, previous = 0, None
+    for i, (mid, name, points) in enumerate(await conn.execute(query), start=1):
+        if points != previous:
+            rank, previous = i, points
+        out.append(LeaderboardRow(rank, mid, name, int(points)))
+    return out
