@@ -143,15 +143,25 @@ class LinkSigner:
     def unsubscribe_headers(
         self, member_id: int, *, scope: str = "all", expires_at: datetime
     ) -> dict[str, str]:
-        """RFC 2369 + RFC 8058 headers: mail clients show an unsubscribe button that POSTs here."""
+        """The RFC 2369 ``List-Unsubscribe`` header for an outbox row; the mail adapter adds the
+        RFC 8058 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` beside it."""
         url = self.unsubscribe_url(member_id, scope=scope, expires_at=expires_at)
-        return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        return {"List-Unsubscribe": f"<{url}>"}
 
     def invitation_url(self, invitation_token: str, action: str, *, expires_at: datetime) -> str:
         """The accept or decline link for an invitation (``Invitation.token``)."""
         if action not in ("accept", "decline"):
             raise ValueError(f"bad invitation action {action!r}")
         return self._url("invitation", self.sign(INVITATION, invitation_token, expires_at=expires_at), action)
+
+    def button_url(self, action: str, token: str, expires_at: datetime) -> str | None:
+        """The link that does what a button does (e-mail has no buttons): the planner's and the
+        hero loop's ``LinkMaker``. None for an action no web route takes."""
+        if action in ("accept", "decline"):
+            return self.invitation_url(token, action, expires_at=expires_at)
+        if action in ("solved", "not-solved"):
+            return self.solution_url(token, action, expires_at=expires_at)
+        return None
 
     def solution_url(self, check_token: str, answer: str, *, expires_at: datetime) -> str:
         """The "solved" or "not-solved" link of a solution check (``SolutionCheck.token``)."""

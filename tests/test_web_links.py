@@ -96,11 +96,16 @@ def test_url_builders() -> None:
     token = url.rsplit("/", 1)[1]
     assert signer.verify(token, now=NOW, kind=UNSUBSCRIBE) == (UNSUBSCRIBE, "7:digest")
     headers = signer.unsubscribe_headers(7, expires_at=LATER)
-    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert list(headers) == ["List-Unsubscribe"]
     assert headers["List-Unsubscribe"].startswith("<https://bot.example/unsubscribe/")
     accept = signer.invitation_url("inv-token", "accept", expires_at=LATER)
     assert accept.endswith("/accept") and "/invitation/" in accept
     assert signer.verify(accept.split("/")[-2], now=NOW, kind=INVITATION) == (INVITATION, "inv-token")
     assert signer.solution_url("chk", "not-solved", expires_at=LATER).endswith("/not-solved")
+    assert signer.button_url("decline", "inv-token", LATER) == signer.invitation_url(
+        "inv-token", "decline", expires_at=LATER
+    )
+    assert signer.button_url("solved", "chk", LATER) == signer.solution_url("chk", "solved", expires_at=LATER)
+    assert signer.button_url("other", "x", LATER) is None
     with pytest.raises(ValueError, match="action"):
         signer.invitation_url("t", "maybe", expires_at=LATER)
