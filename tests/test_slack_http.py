@@ -29,13 +29,26 @@ SECRETS = SlackSecrets(bot_token="xoxb-test", app_token="", signing_secret=SIGNI
 FORM = "application/x-www-form-urlencoded"
 
 ANN = {
-    "id": "U1", "team_id": TEAM, "name": "ann", "real_name": "Ann Example", "is_bot": False,
-    "profile": {"display_name": "ann", "real_name": "Ann Example", "title": "SRE at Example",
-                "email": "ann@example.org"},
+    "id": "U1",
+    "team_id": TEAM,
+    "name": "ann",
+    "real_name": "Ann Example",
+    "is_bot": False,
+    "profile": {
+        "display_name": "ann",
+        "real_name": "Ann Example",
+        "title": "SRE at Example",
+        "email": "ann@example.org",
+    },
 }
 MESSAGE = {
-    "type": "message", "channel": "C1", "user": "U1", "text": "How do I rotate logs &amp; keep them?",
-    "ts": "1700000050.000200", "thread_ts": "1700000000.000100", "channel_type": "channel",
+    "type": "message",
+    "channel": "C1",
+    "user": "U1",
+    "text": "How do I rotate logs &amp; keep them?",
+    "ts": "1700000050.000200",
+    "thread_ts": "1700000000.000100",
+    "channel_type": "channel",
 }
 
 
@@ -46,7 +59,9 @@ class Http:
     sink: RecordingSink
     api: FakeSlackApi
 
-    async def post(self, body: str, *, content_type: str = "application/json", **headers: str) -> tuple[int, str]:
+    async def post(
+        self, body: str, *, content_type: str = "application/json", **headers: str
+    ) -> tuple[int, str]:
         sent = signed_headers(body, content_type=content_type) | headers
         resp = await self.client.post("/slack/events", data=body.encode(), headers=sent)
         return resp.status, await resp.text()
@@ -82,17 +97,33 @@ async def test_a_message_reaches_the_sink_with_the_export_importers_uid(http: Ht
     assert posted.place == PlaceRef(platform="slack", channel_id="C1", container=TEAM)
     assert posted.actor.email == "ann@example.org" and not posted.actor.is_bot
     # the same entry read from an export gives the same uid (one stored message for both paths)
-    exported = translate_message({k: v for k, v in MESSAGE.items() if k != "channel"},
-                                 place=PlaceRef("slack", "C1"), directory=SlackDirectory(users={}))
+    exported = translate_message(
+        {k: v for k, v in MESSAGE.items() if k != "channel"},
+        place=PlaceRef("slack", "C1"),
+        directory=SlackDirectory(users={}),
+    )
     assert exported[0].uid == posted.uid
     assert [c.args["user"] for c in http.api.of("users.info")] == ["U1"]
 
 
 async def test_a_reaction_and_a_bot_message(http: Http) -> None:
-    reaction = {"type": "reaction_added", "user": "U1", "reaction": "thumbsup", "item_user": "U2",
-                "item": {"type": "message", "channel": "C1", "ts": "1700000050.000200"}, "event_ts": "1700000060.1"}
-    bot = {"type": "message", "subtype": "bot_message", "bot_id": "B9", "username": "ci", "channel": "C1",
-           "text": "build passed", "ts": "1700000070.000300"}
+    reaction = {
+        "type": "reaction_added",
+        "user": "U1",
+        "reaction": "thumbsup",
+        "item_user": "U2",
+        "item": {"type": "message", "channel": "C1", "ts": "1700000050.000200"},
+        "event_ts": "1700000060.1",
+    }
+    bot = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B9",
+        "username": "ci",
+        "channel": "C1",
+        "text": "build passed",
+        "ts": "1700000070.000300",
+    }
     assert (await http.post(event_body(reaction, event_id="Ev1")))[0] == 200
     assert (await http.post(event_body(bot, event_id="Ev2")))[0] == 200
     await http.adapter.inbox.drain()
@@ -131,8 +162,12 @@ async def test_a_tampered_body_is_refused(http: Http) -> None:
 async def test_a_retried_event_is_delivered_once(http: Http) -> None:
     body = event_body(MESSAGE, event_id="Ev42")
     assert (await http.post(body))[0] == 200
-    assert (await http.post(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}))[0] == 200
-    assert (await http.post(body, **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"}))[0] == 200
+    assert (await http.post(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}))[
+        0
+    ] == 200
+    assert (await http.post(body, **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"}))[
+        0
+    ] == 200
     await http.adapter.inbox.drain()
     assert len(http.sink.of(MessagePosted)) == 1
 
@@ -153,21 +188,29 @@ async def test_a_failing_sink_keeps_the_event_and_tries_again(http: Http) -> Non
 
 
 async def test_url_verification_is_answered(http: Http) -> None:
-    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                       "type": "url_verification"})
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
     status, text = await http.post(body)
     assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
 
 
 async def test_a_slash_command_is_acknowledged_then_answered_privately(http: Http) -> None:
-    status, text = await http.post(command_body("optout  all", response_url=http.api.hook_url()), content_type=FORM)
+    status, text = await http.post(
+        command_body("optout  all", response_url=http.api.hook_url()), content_type=FORM
+    )
     assert (status, text) == (200, "")
     await http.adapter.inbox.drain()
     [command] = http.sink.of(CommandInvoked)
     assert (command.command, command.args) == ("optout", ("all",))
     assert command.actor.external_id == "U1" and command.place.container == TEAM and command.verified
-    assert http.api.hooks == [{"name": "r1", "text": "done: optout all", "response_type": "ephemeral",
-                               "replace_original": False}]
+    assert http.api.hooks == [
+        {"name": "r1", "text": "done: optout all", "response_type": "ephemeral", "replace_original": False}
+    ]
 
 
 async def test_a_manager_command_keeps_its_words(http: Http) -> None:
@@ -188,14 +231,21 @@ async def test_a_command_from_another_workspace_is_refused_before_the_sink(http:
 
 
 async def test_a_button_click_becomes_an_action_and_is_answered(http: Http) -> None:
-    status, _ = await http.post(click_body("accept", "tok-123", response_url=http.api.hook_url("r2")),
-                                content_type=FORM)
+    status, _ = await http.post(
+        click_body("accept", "tok-123", response_url=http.api.hook_url("r2")), content_type=FORM
+    )
     assert status == 200
     await http.adapter.inbox.drain()
     [click] = http.sink.of(ActionClicked)
     assert (click.action, click.value, click.actor.external_id) == ("accept", "tok-123", "U1")
-    assert http.api.hooks == [{"name": "r2", "text": "thanks, accept noted", "response_type": "ephemeral",
-                               "replace_original": False}]
+    assert http.api.hooks == [
+        {
+            "name": "r2",
+            "text": "thanks, accept noted",
+            "response_type": "ephemeral",
+            "replace_original": False,
+        }
+    ]
 
 
 async def test_a_reply_with_a_file_is_uploaded_to_the_members_dm(http: Http) -> None:
@@ -213,7 +263,9 @@ async def test_a_reply_with_a_file_is_uploaded_to_the_members_dm(http: Http) -> 
 
 async def test_before_start_requests_get_503_so_slack_tries_again() -> None:
     api = await FakeSlackApi().start()
-    adapter = SlackAdapter(SlackSettings(mode="http", team_id=TEAM, api_base_url=api.api_url), secrets=SECRETS)
+    adapter = SlackAdapter(
+        SlackSettings(mode="http", team_id=TEAM, api_base_url=api.api_url), secrets=SECRETS
+    )
     client = TestClient(TestServer(adapter.aiohttp_app()))
     await client.start_server()
     try:
@@ -226,6 +278,8 @@ async def test_before_start_requests_get_503_so_slack_tries_again() -> None:
 
 
 def test_socket_mode_exposes_no_http_route() -> None:
-    adapter = SlackAdapter(SlackSettings(mode="socket", team_id=TEAM),
-                           secrets=SlackSecrets(bot_token="xoxb-t", app_token="xapp-t", signing_secret=""))
+    adapter = SlackAdapter(
+        SlackSettings(mode="socket", team_id=TEAM),
+        secrets=SlackSecrets(bot_token="xoxb-t", app_token="xapp-t", signing_secret=""),
+    )
     assert adapter.routes() == []

@@ -169,7 +169,6 @@ class SlackAdapter:
     async def send(self, message: OutboundMessage) -> SendReceipt:
         try:
             channel, thread_ts = await self._destination(message)
-            await self.pacer.wait(channel)
             text = neutralise(message.text)
             args: dict[str, Any] = {
                 "channel": channel,
@@ -181,7 +180,8 @@ class SlackAdapter:
                 args["blocks"] = blocks
             if thread_ts:
                 args["thread_ts"] = thread_ts
-            resp = await self.client.chat_postMessage(**args)
+            async with self.pacer.slot(channel):
+                resp = await self.client.chat_postMessage(**args)
         except Exception as exc:
             raise send_error(exc) from exc
         sent_in = str(resp.get("channel") or channel)

@@ -100,6 +100,26 @@ class PacedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class PacedConnectionRetryHandler(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's retry after a reset connection, with its back-off waited on our timer."""
+
+    def __init__(self, *, timer: Timer, max_retry_count: int = 1) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.timer = timer
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        await self.timer.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
 def retry_after(headers: Any, default: float = 1.0) -> float:
     """Seconds from a ``Retry-After`` header (any case, list- or str-valued); ``default`` when absent."""
     if not headers:
@@ -120,7 +140,7 @@ def web_client(
     token: str, *, base_url: str | None, timeout: int, timer: Timer, rate_limit_retries: int
 ) -> AsyncWebClient:
     handlers: list[AsyncRetryHandler] = [
-        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        PacedConnectionRetryHandler(timer=timer),
         PacedRateLimitRetryHandler(timer=timer, max_retry_count=rate_limit_retries),
     ]
     return AsyncWebClient(

@@ -147,8 +147,15 @@ class FakeSlackApi:
     # -- methods -------------------------------------------------------------------------
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "team_id": self.team_id, "team": "Test", "user_id": "UBOT", "bot_id": "BBOT",
-                "user": "cohortbot", "url": "https://test.slack.com/"}
+        return {
+            "ok": True,
+            "team_id": self.team_id,
+            "team": "Test",
+            "user_id": "UBOT",
+            "bot_id": "BBOT",
+            "user": "cohortbot",
+            "url": "https://test.slack.com/",
+        }
 
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.ws_url}
@@ -170,7 +177,11 @@ class FakeSlackApi:
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channels": [{"id": c} for c in self.member_of], "response_metadata": {"next_cursor": ""}}
+        return {
+            "ok": True,
+            "channels": [{"id": c} for c in self.member_of],
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _page(self, messages: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
         oldest = float(args.get("oldest") or 0)
@@ -179,8 +190,12 @@ class FakeSlackApi:
         limit = int(args.get("limit") or 100)
         page = newest_first[start : start + limit]
         more = start + limit < len(newest_first)
-        return {"ok": True, "messages": page, "has_more": more,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._page(self.history.get(str(args.get("channel")), []), args)

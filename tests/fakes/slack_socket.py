@@ -24,14 +24,16 @@ class Envelope:
     retry_attempt: int = 0
 
     def frame(self) -> str:
-        return json.dumps({
-            "envelope_id": self.envelope_id,
-            "type": "events_api",
-            "payload": self.payload,
-            "accepts_response_payload": False,
-            "retry_attempt": self.retry_attempt,
-            "retry_reason": "timeout" if self.retry_attempt else "",
-        })
+        return json.dumps(
+            {
+                "envelope_id": self.envelope_id,
+                "type": "events_api",
+                "payload": self.payload,
+                "accepts_response_payload": False,
+                "retry_attempt": self.retry_attempt,
+                "retry_reason": "timeout" if self.retry_attempt else "",
+            }
+        )
 
 
 class FakeSocketMode:
@@ -70,6 +72,7 @@ class FakeSocketMode:
         async def until() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
+
         await asyncio.wait_for(until(), timeout)
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
@@ -77,8 +80,16 @@ class FakeSocketMode:
         await ws.prepare(request)
         self._ws = ws
         self.connections += 1
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
-                                      "connection_info": {"app_id": "A0TEST"}, "debug_info": {"host": "fake"}}))
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0TEST"},
+                    "debug_info": {"host": "fake"},
+                }
+            )
+        )
         for envelope in list(self.pending.values()):
             envelope.retry_attempt += 1
             await ws.send_str(envelope.frame())
@@ -111,8 +122,9 @@ class FakeSocketMode:
 
     async def ask_to_reconnect(self) -> None:
         assert self._ws is not None
-        await self._ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested",
-                                            "debug_info": {"host": "fake"}}))
+        await self._ws.send_str(
+            json.dumps({"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}})
+        )
 
     async def drop(self) -> None:
         """Close the socket from the server side, as a network failure or a deploy would."""
