@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot import cli_live, digest_command
 from bot.core.errors import CohortbotError
 from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
 from bot.importing import ImportSummary, SilentReporter, import_sources
@@ -34,6 +35,9 @@ import_app = typer.Typer(help="Import archives (streaming, resumable, idempotent
 members_app = typer.Typer(help="Read out what the bot knows about members.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(members_app, name="members")
+app.command("run")(cli_live.run)
+app.command("simulate")(cli_live.simulate)
+app.command("digest")(digest_command.digest)
 
 out = Console()
 err = Console(stderr=True)
