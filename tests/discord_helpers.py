@@ -49,7 +49,7 @@ class RecordingSink:
 def settings_for(fake: FakeDiscord, **overrides: object) -> DiscordSettings:
     values: dict[str, object] = {
         "guild_ids": (GUILD_ID,), "api_base_url": fake.api_base_url, "gateway_url": fake.gateway_url,
-        "guild_ready_timeout": 0.0, "ready_timeout": 10.0,
+        "guild_ready_timeout": 0.0, "ready_timeout": 10.0, "reidentify_delay": 0.0,
     }
     values.update(overrides)
     return DiscordSettings.model_validate(values)

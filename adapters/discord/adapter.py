@@ -75,6 +75,12 @@ class _Listener:
     async def setup_hook(self) -> None:
         await self.adapter._setup()
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord allows one IDENTIFY per 5 s; discord.py waits that long before every later one."""
+        delay = self.adapter._settings.reidentify_delay
+        if not initial and delay:
+            await asyncio.sleep(delay)
+
     async def on_ready(self) -> None:
         self.adapter._ready()
 
@@ -148,8 +154,8 @@ class DiscordAdapter:
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._paused_until = 0.0
-        #: Channel ids whose back-fill finished since the last READY (tests and logs read it).
-        self.backfills = 0
+        #: Set when the back-fill after the latest READY has looked at every channel.
+        self.backfilled = asyncio.Event()
 
     # ------------------------------------------------------------------ LiveAdapter
 
@@ -350,6 +356,7 @@ class DiscordAdapter:
     def _ready(self) -> None:
         """Every READY is a new session: what happened while there was none must be fetched."""
         self._ready_event.set()
+        self.backfilled.clear()
         self._spawn(self._backfill_all())
 
     async def _backfill_all(self) -> None:
@@ -366,6 +373,7 @@ class DiscordAdapter:
                     log.info("discord: cannot read history of channel %s: %s", cid, exc)
                 except discord.HTTPException as exc:
                     log.warning("discord: back-fill of channel %s failed: %s", cid, exc)
+        self.backfilled.set()
 
     async def _backfill(self, channel: discord.abc.Messageable) -> None:
         channel_id = str(getattr(channel, "id", ""))
@@ -381,7 +389,6 @@ class DiscordAdapter:
             for message in reversed(recent):
                 await self._deliver(translate.message_posted(message))
                 count += 1
-        self.backfills += 1
         if count:
             log.info("discord: back-filled %d messages in channel %s", count, channel_id)
 

@@ -34,6 +34,9 @@ class DiscordSettings(BaseModel):
     gateway_url: str | None = None
     #: Seconds discord.py waits for the guilds after READY (its default is 2.0).
     guild_ready_timeout: float = Field(default=2.0, ge=0)
+    #: Seconds to wait before identifying again after a session could not resume (Discord's
+    #: identify limit; discord.py's default). Tests against the local fake set 0.
+    reidentify_delay: float = Field(default=5.0, ge=0)
     #: Seconds ``start`` waits for the gateway's READY before giving up.
     ready_timeout: float = Field(default=60.0, gt=0)
 

@@ -274,6 +274,9 @@ class FakeDiscord:
                 "guilds": [self.guild_payload()], "application": {"id": APP_ID, "flags": 0},
                 "private_channels": [], "relationships": [],
             }
+            shard = (frame.get("d") or {}).get("shard")
+            if shard:
+                ready["shard"] = shard
             await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
         elif op == 6:
             self.resume_count += 1
