@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -177,3 +178,57 @@ def test_hostile_corpus_never_breaks_out(shared_data: Path, kind: str) -> None:
         elif kind in ("header", "display_name"):
             assert "\n" not in out and "\r" not in out
             assert len(out) <= (escaping.NAME_LIMIT if kind == "display_name" else escaping.SUBJECT_LIMIT)
+
+
+FRAGMENTS = [
+    "@",
+    "everyone",
+    "here",
+    "channel",
+    "<",
+    ">",
+    "&",
+    "!",
+    "#",
+    "&amp;",
+    "lt;",
+    "\u200b",
+    "\u2060",
+    "\u200d",
+    "\u202e",
+    "\u2066",
+    "\ufeff",
+    "\x00",
+    "\r",
+    "\n",
+    "\\",
+    "*",
+    "_",
+    "`",
+    "|",
+    "[",
+    "]",
+    "(",
+    ")",
+    " ",
+    "-",
+    "1.",
+    "e\u0301",
+    "\U0001f1eb",
+    "\U0001f468",
+    "a",
+    "Z",
+    "\ud800",
+]
+
+
+def test_seeded_fuzz_of_dangerous_fragments() -> None:
+    rng = random.Random(20261120)
+    for _ in range(3000):
+        s = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 40)))
+        assert_discord_safe(escaping.discord(s, multiline=rng.random() < 0.5))
+        assert_slack_safe(escaping.slack(s, multiline=rng.random() < 0.5))
+        limit = rng.randint(1, 30)
+        short = escaping.shorten(s, limit)
+        assert len(short) <= limit
+        assert s.startswith(short.removesuffix(escaping.ELLIPSIS)) or short == s
