@@ -129,7 +129,7 @@ class AdvisoryLease:
             return self._held
         except (OperationalError, DBAPIError, OSError) as exc:
             log.warning("scheduler lease: lost the database connection (%s); will retry", exc)
-            await self._drop()
+            await self._drop(broken=True)
             return False
 
     async def release(self) -> None:
@@ -139,11 +139,15 @@ class AdvisoryLease:
                 await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
         await self._drop()
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, broken: bool = False) -> None:
         conn, self._conn, self._held = self._conn, None, False
-        if conn is not None:
+        if conn is None:
+            return
+        if broken:  # a dead connection must not go back into the pool
             with contextlib.suppress(OperationalError, DBAPIError, OSError):
-                await conn.close()
+                await conn.invalidate()
+        with contextlib.suppress(OperationalError, DBAPIError, OSError):
+            await conn.close()
 
 
 def lease_for(store: Store, *, name: str = "scheduler", holder: str) -> Lease:

@@ -92,11 +92,14 @@ class DigestService:
         latest = last_completed_week(self.clock.now(), self.tz)
         if self.settings.catch_up == "latest":
             return [await self.run_week(latest)]
-        first = latest.shifted(-(max(self.settings.catch_up_weeks, 1) - 1))
+        # Every week since the last one sent (never more than catch_up_weeks); a first run ever
+        # sends only the latest week rather than a backlog nobody asked for.
         async with self.store.connection() as conn:
             sent = set(
                 (await conn.execute(select(DigestRun.period_key).where(DigestRun.status == "sent"))).scalars()
             )
+        earliest = latest.shifted(-(max(self.settings.catch_up_weeks, 1) - 1))
+        first = max(earliest, parse_week(max(sent)).shifted(1)) if sent else latest
         return [await self.run_week(w) for w in weeks_between(first, latest) if str(w) not in sent]
 
     async def send_now(self, week: str | None = None) -> RunResult:
