@@ -105,7 +105,8 @@ async def test_only_the_lease_holder_runs_jobs(store: Store, db_url: str) -> Non
 
 async def test_a_crashed_holders_lease_expires(store: Store, db_url: str) -> None:
     if store.dialect == "postgresql":
-        # The advisory lock dies with the holder's connection: closing that connection is the crash.
+        # The advisory lock dies with the holder's connection: ending its backend is the crash
+        # (with a timeout, pg_terminate_backend waits until the backend has really gone).
         other = await open_store(db_url)
         a = lease_for(store, holder="a")
         b = lease_for(other, holder="b")
@@ -113,7 +114,8 @@ async def test_a_crashed_holders_lease_expires(store: Store, db_url: str) -> Non
         assert await a.acquire(now) and not await b.acquire(now)
         async with other.connection() as conn:
             killed = await conn.execute(text(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ))
             assert killed.scalars().all() == [True]
