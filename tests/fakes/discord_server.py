@@ -27,6 +27,7 @@ GUILD_ID = "910000000000000000"
 GENERAL_ID = "910000000000000010"
 HELP_ID = "910000000000000011"
 CATEGORY_ID = "910000000000000009"
+THREAD_ID = "910000000000000012"  # a public thread under #help, started from the message with this id
 MANAGER_ROLE = "910000000000000100"
 MEMBER_ROLE = "910000000000000101"
 
@@ -69,7 +70,7 @@ class FakeDiscord:
         self.resume_count = 0
         self.reject_intents = False  # close IDENTIFY with 4014 (privileged intents not enabled)
         self._invalidate_resume = False
-        self.messages: dict[str, list[dict[str, Any]]] = {GENERAL_ID: [], HELP_ID: []}
+        self.messages: dict[str, list[dict[str, Any]]] = {GENERAL_ID: [], HELP_ID: [], THREAD_ID: []}
         self.members: dict[str, dict[str, Any]] = {}
         self._scripted: dict[tuple[str, str], list[Scripted]] = {}
         self._ids = itertools.count(1)
@@ -131,7 +132,14 @@ class FakeDiscord:
             "member_count": len(self.members), "large": False, "features": [], "emojis": [], "stickers": [],
             "system_channel_id": GENERAL_ID, "preferred_locale": "en-US", "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
-            "premium_tier": 0, "nsfw_level": 0, "afk_timeout": 300, "threads": [], "voice_states": [],
+            "premium_tier": 0, "nsfw_level": 0, "afk_timeout": 300, "voice_states": [],
+            "threads": [{
+                "id": THREAD_ID, "type": 11, "name": "mount fails", "parent_id": HELP_ID,
+                "guild_id": GUILD_ID,
+                "owner_id": BOT_ID, "message_count": 1, "member_count": 1, "rate_limit_per_user": 0,
+                "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                    "archive_timestamp": "2026-11-01T00:00:00+00:00"},
+            }],
             "presences": [], "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "roles": [
                 {"id": GUILD_ID, "name": "@everyone", "permissions": "68608", "position": 0, **role},
