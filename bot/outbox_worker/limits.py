@@ -84,6 +84,9 @@ class TokenBucket:
         self._tokens -= 1.0
         return True
 
+    def give_back(self) -> None:
+        self._tokens = min(float(self._rate.burst), self._tokens + 1.0)
+
     def pause(self, until: datetime) -> None:
         # The platform said "not before"; after that, one send, then the normal rate.
         if self._paused_until is None or until > self._paused_until:
@@ -135,6 +138,11 @@ class Limiter:
         dest.take(now)
         plat.take(now)
         return True
+
+    def refund(self, platform: str, destination: str, now: datetime) -> None:
+        """Give back the tokens of a send that did not happen."""
+        self._dest_bucket(platform, destination, now).give_back()
+        self._platform_bucket(platform, now).give_back()
 
     def pause(self, platform: str, destination: str, *, now: datetime, until: datetime) -> None:
         self._dest_bucket(platform, destination, now).pause(until)

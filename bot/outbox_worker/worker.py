@@ -216,13 +216,15 @@ class OutboxWorker:
         claimed = 0
         while not self._stopping:
             now = self._clock.now()
-            rows: list[ob.OutboxRow] = []
+            rows: list[ob.OutboxRow] | None = None
             for lane in _LANES:  # the interactive lane is always asked first
                 rows = await self._claim(lane, now)
-                if rows:
+                if rows is not None:
                     break
-            if not rows:
+            if rows is None:
                 break
+            if not rows:
+                continue  # another worker claimed them first: look again
             claimed += len(rows)
             for i, row in enumerate(rows):
                 if self._stopping:
@@ -237,7 +239,9 @@ class OutboxWorker:
                     settled += 1
         return settled, claimed
 
-    async def _claim(self, lane: Lane, now: datetime) -> list[ob.OutboxRow]:
+    async def _claim(self, lane: Lane, now: datetime) -> list[ob.OutboxRow] | None:
+        """Claim what the rate limits allow; None when nothing is due and allowed in this lane,
+        an empty list when another worker claimed every chosen row first."""
         dests, plats = self._limiter.blocked(now)
         skip = sorted(dests, key=lambda d: dests[d], reverse=True)[:_MAX_SKIP]
         async with self._store.connection() as conn:
@@ -250,21 +254,26 @@ class OutboxWorker:
                 skip_platforms=plats,
                 limit=self._batch * 5,
             )
-        chosen: list[int] = []
+        chosen: dict[int, tuple[str, str]] = {}
         for row_id, platform, dest in candidates:
             if len(chosen) >= self._batch:
                 break
             if dest not in dests and self._limiter.try_take(platform, dest, now):
-                chosen.append(row_id)
+                chosen[row_id] = (platform, dest)
         if not chosen:
-            return []
+            return None
         async with self._store.connection() as conn:  # a separate, single-statement write
-            return await ob.claim(conn, chosen, now=now, worker_id=self.worker_id)
+            rows = await ob.claim(conn, list(chosen), now=now, worker_id=self.worker_id)
+        for row_id in chosen.keys() - {r.id for r in rows}:
+            self._limiter.refund(*chosen[row_id], now)  # lost to another worker: not sent by us
+        return rows
 
     async def _deliver(self, row: ob.OutboxRow) -> bool:
         """Check, send and settle one claimed row; True when it reached a final state."""
         now = self._clock.now()
         async with self._store.connection() as conn:
+            if not await ob.hold(conn, row.id, now=now, worker_id=self.worker_id):
+                return False  # erased or reclaimed meanwhile: not ours to send
             reason = await delivery_block(conn, row)
             if reason is not None:
                 if await ob.mark_cancelled(conn, row.id, reason=reason):
@@ -276,8 +285,7 @@ class OutboxWorker:
                         extra={"outbox_id": row.id, "platform": row.platform},
                     )
                 return True
-            if not await ob.note_attempt(conn, row.id, now=now, worker_id=self.worker_id):
-                return False  # erased or reclaimed meanwhile: not ours to send
+            await ob.count_attempt(conn, row.id)
         message = row.to_message()
         adapter = self._adapters[row.platform]
         started = time.perf_counter()

@@ -275,14 +275,23 @@ async def claim(
     return rows
 
 
-async def note_attempt(conn: AsyncConnection, outbox_id: int, *, now: datetime, worker_id: str) -> bool:
-    """Count a send attempt just before the platform is called; False if the row is no longer ours."""
+async def hold(conn: AsyncConnection, outbox_id: int, *, now: datetime, worker_id: str) -> bool:
+    """Touch our claim as the transaction's first statement; False if the row is no longer ours.
+
+    Writing first takes SQLite's write lock before the consent reads, so the check and the
+    attempt count that follow see one consistent database.
+    """
     res = await conn.execute(
         update(OUTBOX)
         .where(_C.id == outbox_id, _C.status == "sending", _C.claimed_by == worker_id)
-        .values(attempts=_C.attempts + 1, claimed_at=now)
+        .values(claimed_at=now)
     )
     return bool(res.rowcount)
+
+
+async def count_attempt(conn: AsyncConnection, outbox_id: int) -> None:
+    """Count a send attempt, in the transaction committed just before the platform is called."""
+    await conn.execute(update(OUTBOX).where(_C.id == outbox_id).values(attempts=_C.attempts + 1))
 
 
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
