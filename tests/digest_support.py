@@ -13,6 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.demo.run import run_demo
 from bot.store.models import Activity, Member
+from messages.digest.model import (
+    ActivityChart,
+    Digest,
+    Funnel,
+    Helper,
+    Leaderboard,
+    MatrixPoint,
+    MemberNote,
+    Newcomer,
+    Question,
+    QuestionGroup,
+    SegmentMove,
+    SegmentRow,
+    Series,
+    Standing,
+    Totals,
+)
 
 #: The demo archives end on Monday 2026-11-02 00:00 UTC, so 2026-W44 is its last full week.
 DEMO_WEEK = "2026-W44"
@@ -45,3 +62,56 @@ async def first_seen(conn: AsyncConnection) -> dict[int, datetime]:
         .group_by(Activity.member_id)
     )
     return {mid: at for mid, at in rows}
+
+
+HOSTILE = "@everyone <script>alert(1)</script> **bold** <@123> <!channel>"
+
+
+def sample_digest(*, members: int = 30, questions: int = 12) -> Digest:
+    """A digest with long lists and hostile member text, for the renderers' limits and escaping."""
+    segments = ("developers", "end_users", "it_people", "isvs", "system_integrators", "device_makers",
+                "service_providers", "academics", "champions", "at_risk")
+    scores = {"developers": (2, 5), "end_users": (1, 3), "it_people": (4, 3), "isvs": (5, 4),
+              "system_integrators": (4, 4), "device_makers": (5, 5), "service_providers": (4, 4),
+              "academics": (1, 3), "champions": (3, 5), "at_risk": (2, 4)}
+    rows = tuple(
+        SegmentRow(s, f"about {s}", *scores[s], members + i, i - 3, i, 1, i % 3, 0)
+        for i, s in enumerate(segments)
+    )
+    why = ("engagement: 0 activities in the last 30 days against about 6 usually",)
+    note = MemberNote(7, HOSTILE, True, why)
+    q = tuple(
+        Question(f"discord:{i}", 10 + i, f"{HOSTILE} {i}", "2026-10-27T10:00:00+00:00", "help",
+                 f"How do I {i}? " + "x" * 150 + " <@&999>", 60 + i)
+        for i in range(questions)
+    )
+    return Digest(
+        week="2026-W44", timezone="Europe/Berlin", start="2026-10-26T00:00:00+01:00",
+        end="2026-11-02T00:00:00+01:00", generated_at="2026-11-02T08:00:00+00:00",
+        totals=Totals(members * 10, 5, 80, -4, 7, 2),
+        segments=rows,
+        movements=tuple(SegmentMove(s, i % 2, 0) for i, s in enumerate(segments)),
+        has_baseline=True,
+        champions_new=(note,),
+        at_risk=tuple(note for _ in range(8)),
+        newcomers=tuple(Newcomer(100 + i, f"{HOSTILE} newcomer {i}", "2026-10-28T09:00:00+00:00", "slack",
+                                 ("end_users",)) for i in range(10)),
+        newcomers_total=25,
+        questions=(
+            QuestionGroup("end_users", True, questions, q), QuestionGroup("developers", False, 2, q[:2])
+        ),
+        questions_total=questions + 2,
+        question_hours=48,
+        funnels=(
+            Funnel("bug-hunt", 10, 6, 3, 2, 4, 3, 1, 1), Funnel("community-hero", 0, 0, 0, 0, 0, 0, 0, 0)
+        ),
+        leaderboards=(Leaderboard("bug-hunt", tuple(Standing(i + 1, 50 + i, f"{HOSTILE} {i}", 9 - i, 20 - i)
+                                                  for i in range(5))),
+                      Leaderboard("community-hero", ())),
+        helpers=tuple(Helper(60 + i, f"{HOSTILE} helper {i}", 5 - i, 2, 1, 11 - i) for i in range(5)),
+        matrix=tuple(MatrixPoint(s, *scores[s], members + i) for i, s in enumerate(segments)),
+        activity=ActivityChart(
+            tuple(f"2026-W{w:02d}" for w in range(33, 45)),
+            tuple(Series(s, tuple((i * 7 + w * 3) % 40 for w in range(12))) for i, s in enumerate(segments)),
+        ),
+    )
