@@ -140,6 +140,7 @@ class Hero:
         if more:
             targets.update(await _rows(conn, more))
         bots = await _bots(conn, {r.member_id for r in targets.values()})
+        askers = await _open_askers(conn, {r.member_id for r in rows.values() if r.kind == "message"})
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue
@@ -148,7 +149,7 @@ class Hero:
                 if outcome:
                     result.outcomes.append(outcome)
                 continue
-            outcome = await self._reply_to_check(conn, row, at=now)
+            outcome = await self._reply_to_check(conn, row, at=now) if row.member_id in askers else None
             if outcome:
                 result.outcomes.append(outcome)
                 continue
@@ -398,6 +399,19 @@ async def _rows(conn: AsyncConnection, uids: Collection[str]) -> dict[str, _Row]
                 platform=r.platform,
                 occurred_at=r.occurred_at,
             )
+    return out
+
+
+async def _open_askers(conn: AsyncConnection, member_ids: Collection[int]) -> set[int]:
+    """Those of the members who have a check waiting for their answer (one query per batch)."""
+    out: set[int] = set()
+    for chunk in chunks(sorted(member_ids)):
+        rows = await conn.execute(
+            select(SolutionCheck.asker_member_id)
+            .where(SolutionCheck.asker_member_id.in_(list(chunk)), SolutionCheck.status == "asked")
+            .distinct()
+        )
+        out.update(rows.scalars())
     return out
 
 
