@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import orjson
@@ -158,9 +158,15 @@ async def simulate(
     store: Store | None = None,
     out: IO[str] | None = None,
     batch: int = 64,
+    window: timedelta = timedelta(seconds=60),
     keep_latencies: bool = False,
 ) -> tuple[SimulationReport, list[dict[str, Any]]]:
-    """Run input lines to the end; malformed lines are reported (line number, reason) and skipped."""
+    """Run input lines to the end; malformed lines are reported (line number, reason) and skipped.
+
+    A batch holds at most ``batch`` events spanning at most ``window`` of virtual time: the
+    whole batch is decided at its last event's time, so the window bounds how far "now"
+    can be off for the first (a welcome is never planned an hour after the join).
+    """
     started = time.perf_counter()
     sim: Simulation | None = None
     pending: list[Event] = []
@@ -180,7 +186,12 @@ async def simulate(
                 settings, store=store, out=out, start=event.occurred_at, keep_latencies=keep_latencies
             )
         interactive = isinstance(event, CommandInvoked | ActionClicked)
-        if pending and (interactive or len(pending) >= batch or event.occurred_at < pending[-1].occurred_at):
+        if pending and (
+            interactive
+            or len(pending) >= batch
+            or event.occurred_at < pending[-1].occurred_at
+            or event.occurred_at - pending[0].occurred_at > window
+        ):
             await sim.feed(pending)
             pending = []
         pending.append(event)
