@@ -29,12 +29,13 @@ from bot.core.errors import BadArgument
 from bot.core.events import Event, MessagePosted, ReactionAdded, event_uid
 from bot.core.outbound import Button
 from bot.store.live_models import OutboxMessage, SolutionCheck
-from bot.store.models import Activity, Identity, Member, Place
+from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
 from bot.store.outbox import NewMessage, enqueue
 from messages import points
 from messages.planner import LinkMaker, recipient_for
+from messages.policy import next_allowed
 from messages.programmes import Catalogue
-from messages.snapshots import Account, chunks, consents, paused_programmes
+from messages.snapshots import Account, chunks, consents, most_common_offset, paused_programmes
 from messages.templates import Renderer
 from segmentation.signals import SOLVED, is_question, message_signals
 
@@ -239,7 +240,7 @@ class Hero:
                     buttons=buttons,
                     headers={"X-Cohortbot-Check": token} if account.platform == "mail" else {},
                     reply_to_native=question.native_id if account.platform == "mail" else None,
-                    not_before=now + timedelta(minutes=self.settings.check_delay_minutes),
+                    not_before=await self._send_time(conn, asker, now),
                     deliver_within=timedelta(days=3),
                     consent_scope=f"programme:{self.programme}",
                 )
@@ -248,6 +249,18 @@ class Hero:
         )
         log.info("solution check", extra={"question_uid": question.uid, "asker": asker})
         return True
+
+    async def _send_time(self, conn: AsyncConnection, asker: int, now: datetime) -> datetime:
+        """After the delay that lets the asker try the answer, and outside their quiet hours."""
+        at = now + timedelta(minutes=self.settings.check_delay_minutes)
+        features = (
+            await conn.execute(select(MemberFeatureRow.features).where(MemberFeatureRow.member_id == asker))
+        ).scalar()
+        offset = most_common_offset(features)
+        if offset is None:
+            return at
+        quiet = self.catalogue.policy
+        return next_allowed(at, offset, start=quiet.quiet_start, end=quiet.quiet_end)
 
     def _button(
         self, action: str, token: str, label: str, expires_at: datetime, *, style: Any = "secondary"

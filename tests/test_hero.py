@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from programme_world import T0, actor, count, member_id, message, reaction
+from programme_world import T0, actor, count, member_id, message, reaction, set_segments
 from sqlalchemy import insert, select, update
 
 from bot.core.errors import BadArgument
@@ -175,3 +175,17 @@ async def test_mail_question_gets_a_mail_check_in_the_thread(store: Store, hero:
     assert out.kind == "email" and out.recipient["email"] == "mia@example.org"
     assert out.body["subject"] == "Re: LDAP setup" and out.body["reply_to_native"] == q.native_id
     assert 'reply with "solved"' in out.body["text"]
+
+
+async def test_check_waits_for_the_end_of_the_askers_quiet_hours(store: Store, hero: Hero) -> None:
+    late = T0.replace(hour=22)  # 23:00 for an asker in UTC+1
+    question = message(ASKER, "How do I reset my password?", at=late)
+    async with store.connection() as conn:
+        await Ingestor(now=late).ingest(conn, [question])
+        await set_segments(conn, await member_id(conn, ASKER), segments=(), dims={}, tz=60)
+    answer = message(HELPER, "Use the 'forgot password' link.", reply_to=question.uid, at=late)
+    async with store.connection() as conn:
+        await Ingestor(now=late).ingest(conn, [answer])
+        await hero.on_messages(conn, [answer], now=late)
+        not_before = (await conn.execute(select(OutboxMessage.not_before))).scalar()
+    assert not_before == late.replace(hour=7) + timedelta(days=1)  # 08:00 local
