@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from fakes.slack_kit import (
 
 from adapters.imports.slack_translate import SlackDirectory, message_uid, translate_message
 from adapters.slack import SlackAdapter, SlackSecrets, SlackSettings
+from bot.core.errors import ConfigurationError
 from bot.core.events import ActionClicked, CommandInvoked, MessagePosted, PlaceRef, ProfileSeen, ReactionAdded
 from bot.core.outbound import CommandReply
 
@@ -148,7 +150,7 @@ async def test_unverified_requests_are_refused_and_nothing_reaches_the_sink(
     assert status == 401
     await http.adapter.inbox.drain()
     assert http.sink.events == []
-    assert http.api.calls == []  # not even auth.test: verification comes first
+    assert [c.method for c in http.api.calls] == ["auth.test"]  # start()'s; verification comes first
 
 
 async def test_a_tampered_body_is_refused(http: Http) -> None:
@@ -283,3 +285,34 @@ def test_socket_mode_exposes_no_http_route() -> None:
         secrets=SlackSecrets(bot_token="xoxb-t", app_token="xapp-t", signing_secret=""),
     )
     assert adapter.routes() == []
+
+
+async def test_a_token_for_another_workspace_stops_start_up() -> None:
+    api = await FakeSlackApi(team_id="T0OTHER").start()
+    adapter = SlackAdapter(
+        SlackSettings(mode="http", team_id=TEAM, api_base_url=api.api_url), secrets=SECRETS
+    )
+    try:
+        with pytest.raises(ConfigurationError, match="T0OTHER"):
+            await adapter.start(RecordingSink())
+        api.fail("auth.test", "invalid_auth")
+        with pytest.raises(ConfigurationError, match="invalid_auth"):
+            await adapter.start(RecordingSink())
+    finally:
+        await api.close()
+
+
+async def test_slack_gets_its_answer_before_the_event_is_stored(http: Http) -> None:
+    release = asyncio.Event()
+    stored: list[object] = []
+
+    async def slow_sink(event: object) -> None:
+        await release.wait()  # a busy database
+        stored.append(event)
+
+    http.adapter._sink = slow_sink
+    status, _ = await http.post(event_body(MESSAGE))
+    assert status == 200 and stored == []  # acknowledged while the sink still waits
+    release.set()
+    await http.adapter.inbox.drain()
+    assert len(stored) == 2  # the profile, then the message

@@ -139,6 +139,7 @@ class SlackAdapter:
 
     async def start(self, sink: EventSink) -> None:
         """Listen (Socket Mode connects here; HTTP mode answers on ``routes()``), then back-fill."""
+        await self._check_workspace()
         self._sink = sink
         self.inbox.start()
         if self.settings.mode == "socket":
@@ -154,6 +155,25 @@ class SlackAdapter:
         if self.last_seen is not None and self.settings.backfill_days > 0:
             self._backfill = asyncio.create_task(self.backfill(), name="slack-backfill")
         log.info("slack: listening (%s mode, workspace %s)", self.settings.mode, self.settings.team_id)
+
+    async def _check_workspace(self) -> None:
+        """``auth.test``: a token for another workspace, or a dead one, stops start-up with its reason."""
+        try:
+            resp = await self.client.auth_test()
+        except SlackApiError as exc:
+            error = api_error(exc)
+            if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive", "token_expired"):
+                raise ConfigurationError(f"Slack refused the bot token ({error})") from exc
+            log.warning("slack: auth.test failed (%s); continuing", error or exc)
+            return
+        except (TimeoutError, OSError) as exc:
+            log.warning("slack: auth.test failed (%s); continuing", exc)
+            return
+        team = resp.get("team_id")
+        if team != self.settings.team_id:
+            raise ConfigurationError(
+                f"the Slack bot token belongs to workspace {team}, but team_id is {self.settings.team_id}"
+            )
 
     async def stop(self) -> None:
         if self._backfill is not None:
