@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from outbox_support import T0, add_member, dm, opt_out, post, put, rows
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.fake import FakeAdapter
@@ -18,8 +19,9 @@ from bot.core.errors import PermanentSendError, RateLimited, TemporarySendError
 from bot.core.outbound import Capabilities
 from bot.outbox_worker import OutboxWorker, Rate, RateLimits
 from bot.store import Store
-from bot.store.live_models import OutboxMessage
+from bot.store.live_models import Erasure, OutboxMessage
 from bot.store.models import Member
+from bot.store.privacy import identity_hash
 
 
 def make_worker(store: Store, *adapters: FakeAdapter, clock: Any, **kw: Any) -> OutboxWorker:
@@ -269,3 +271,24 @@ async def test_run_is_woken_by_an_enqueue_and_stops_cleanly(store: Store) -> Non
     await asyncio.wait_for(worker.stop(), 20)
     await asyncio.wait_for(task, 20)
     assert discord.sent_keys() == ["now"]
+
+
+async def test_an_erased_address_and_a_programme_opt_out_stop_their_messages(store: Store) -> None:
+    clock = FrozenClock(T0)
+    discord = fake("discord", clock)
+    member = await add_member(store, external_id="p")
+    await opt_out(store, member, "programme:bug-hunt")
+    async with store.connection() as conn:
+        await conn.execute(insert(Erasure).values(identity_hash=identity_hash("discord", "forgotten"), at=T0))
+    await put(
+        store,
+        replace(dm("hunt", user="p", member_id=member), programme="bug-hunt"),
+        dm("welcome", user="p", member_id=member),
+        dm("to-forgotten", user="forgotten"),
+    )
+    await make_worker(store, discord, clock=clock).drain()
+    got = await rows(store)
+    assert discord.sent_keys() == ["welcome"]
+    assert got["hunt"]["last_error"] == "opted out of programme:bug-hunt"
+    assert got["to-forgotten"]["status"] == "cancelled"
+    assert got["to-forgotten"]["last_error"].startswith("erased")

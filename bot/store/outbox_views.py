@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.live_models import Consent
+from bot.store.live_models import Consent, Erasure
 from bot.store.models import Identity, Member
 from bot.store.outbox import OUTBOX, OutboxRow
+from bot.store.privacy import identity_hash
 
 _C = OUTBOX.c
 _CONSENT = Consent.__table__.c
+_ERASURE = Erasure.__table__.c
 _IDENTITY = Identity.__table__.c
 _MEMBER = Member.__table__.c
 
@@ -41,6 +43,8 @@ async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
         scope = row.consent_scope
         if scope is not None:
             scopes = {"all", scope}
+            if row.programme:
+                scopes.add(f"programme:{row.programme}")
             out = await conn.execute(
                 select(_CONSENT.scope)
                 .where(
@@ -55,6 +59,11 @@ async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
                 return f"opted out of {withdrawn[0]}"
     ident = _recipient_identity(row)
     if ident is not None:
+        erased = await conn.execute(
+            select(_ERASURE.id).where(_ERASURE.identity_hash == identity_hash(*ident)).limit(1)
+        )
+        if erased.first() is not None:
+            return "erased: the recipient asked to be forgotten"
         found = await conn.execute(
             select(_IDENTITY.undeliverable).where(
                 _IDENTITY.platform == ident[0],
