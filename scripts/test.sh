@@ -13,6 +13,17 @@ step "ruff"; ruff check . || status=1
 step "mypy"; mypy || status=1
 step "import-linter"; lint-imports || status=1
 
+# The digest's browser test drives Debian's chromium through Playwright (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+    step "chromium for the digest's browser test"
+    if command -v apt-get >/dev/null 2>&1 \
+        && (apt-get update -q && apt-get install -y -q chromium) >/tmp/cohortbot-chromium.log 2>&1; then
+        echo "installed chromium"
+    else
+        echo "WARNING: chromium could not be installed (see /tmp/cohortbot-chromium.log); the browser test skips"
+    fi
+fi
+
 step "pytest on SQLite"
 COHORTBOT_TEST_PG_URL= pytest -q "$@" || status=1
 

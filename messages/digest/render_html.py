@@ -15,7 +15,7 @@ from messages import escaping
 from messages.digest.charts import activity_svg, matrix_svg
 from messages.digest.model import Digest, MemberNote
 from messages.digest.render import render_plain, title
-from messages.digest.sections import label, signed
+from messages.digest.sections import label, period, signed
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; color: #222; max-width: 960px;
@@ -63,7 +63,7 @@ def render_html(digest: Digest) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title(digest))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title(digest))}</h1>",
-        f'<p class="muted">{escape(digest.start[:10])} to {escape(digest.end[:10])} '
+        f'<p class="muted">{escape(period(digest))} '
         f"({escape(digest.timezone)}), built {escape(digest.generated_at[:16])}</p>",
         f'<p class="overview"><b>{t.members}</b> members ({signed(t.members_change)}), '
         f"<b>{t.active}</b> active this week ({signed(t.active_change)}), "

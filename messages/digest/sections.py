@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from messages import escaping
 from messages.digest.model import Digest, MemberNote
@@ -39,6 +40,12 @@ SLACK = Style(esc=lambda s: escaping.slack(escaping.shorten(s, 200)), bold=lambd
               tables=False, bullet="•")
 PLAIN = Style(esc=lambda s: escaping.mail_text(escaping.shorten(s, 200)), bold=lambda s: s,
               tables=False, bullet="-")
+
+
+def period(digest: Digest) -> str:
+    """"2026-10-26 to 2026-11-01": the week's first and last local day (the end bound is exclusive)."""
+    last = date.fromisoformat(digest.end[:10]) - timedelta(days=1)
+    return f"{digest.start[:10]} to {last.isoformat()}"
 
 
 def signed(n: int) -> str:
@@ -75,7 +82,7 @@ def sections(digest: Digest, style: Style) -> list[Section]:
             (
                 f"{t.members} members ({signed(t.members_change)}), {t.active} active this week "
                 f"({signed(t.active_change)}), {t.new} new ({signed(t.new_change)}).",
-                f"Week {digest.week}, {digest.start[:10]} to {digest.end[:10]} ({digest.timezone}).",
+                f"Week {digest.week}, {period(digest)} ({digest.timezone}).",
             ),
         ),
         Section(
