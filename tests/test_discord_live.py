@@ -175,3 +175,21 @@ async def test_member_command_with_scope(fake: FakeDiscord) -> None:
     (event,) = sink.of(CommandInvoked)
     assert isinstance(event, CommandInvoked)
     assert (event.command, event.args, event.roles) == ("optout", ("hero",), (MEMBER_ROLE,))
+
+
+async def test_manager_command_from_a_dm_reaches_the_core_with_no_guild(fake: FakeDiscord) -> None:
+    sink = RecordingSink(CommandReply(text="Managers' commands work only in the server.", ok=False))
+    payload = fake.interaction_payload(user_id=ALICE, in_dm=True, data={
+        "id": "1", "name": "cohort-admin", "type": 1,
+        "options": [{"name": "command", "type": 3, "value": "segments"}],
+    })
+    async with running(fake, sink):
+        await fake.dispatch("INTERACTION_CREATE", payload)
+        await fake.wait_for_request("POST", f"/webhooks/{APP_ID}/{payload['token']}")
+    (event,) = sink.of(CommandInvoked)
+    assert isinstance(event, CommandInvoked)
+    assert (event.command, event.args, event.roles) == ("admin", ("segments",), ())
+    assert event.place.container == ""  # the core refuses managers' commands without a guild
+    (followup,) = fake.requests_to("POST", f"/webhooks/{APP_ID}/")
+    assert followup.body["content"] == "Managers' commands work only in the server."
+    assert followup.body["flags"] == 64

@@ -15,6 +15,7 @@ invitations stay clickable for as long as they are valid.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -24,6 +25,8 @@ from discord import app_commands
 
 from adapters.discord.translate import ADMIN_COMMAND, custom_id, parse_custom_id
 from bot.core.outbound import Button
+
+log = logging.getLogger(__name__)
 
 #: What the adapter does with an interaction (a command or one of our buttons).
 InteractionHandler = Callable[[discord.Interaction[Any]], Awaitable[None]]
@@ -89,7 +92,20 @@ def build_tree(client: discord.Client, *, guild_ids: Iterable[str]) -> app_comma
             tree.add_command(command, guilds=guilds)
         else:
             tree.add_command(command)
+    tree.error(_unmatched)
     return tree
+
+
+async def _unmatched(interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+    """A command the tree does not know here (from a DM, another guild, a stale registration).
+
+    It still goes to the command core, with the place it came from, so the refusal is the
+    core's (and audited) rather than a silent "application did not respond".
+    """
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        await _handler_of(interaction)(interaction)
+        return
+    log.error("discord: command %s failed", interaction.command, exc_info=error)
 
 
 async def sync_commands(tree: app_commands.CommandTree[Any], *, guild_ids: Iterable[str]) -> None:
