@@ -13,7 +13,9 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from adapters.base import LiveAdapter
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import RateLimited, SendError
 from bot.core.events import Event
@@ -159,3 +161,7 @@ class FakeAdapter:
 
     def texts(self) -> list[str]:
         return [d.message.text for d in self.transcript]
+
+
+if TYPE_CHECKING:  # mypy proves the fake is a complete LiveAdapter
+    _conforms: LiveAdapter = FakeAdapter("fake")

@@ -13,11 +13,12 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
+from adapters.base import LiveAdapter
 from bot.core.errors import PermanentSendError, RateLimited, TemporarySendError
 from bot.core.outbound import Capabilities, EventSink, OutboundMessage, SendReceipt
 
@@ -158,3 +159,7 @@ class HttpFakeAdapter:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TemporarySendError(f"fake platform unreachable: {exc}") from exc
         return SendReceipt(native_id=str(data["native_id"]), detail="reconciled")
+
+
+if TYPE_CHECKING:  # mypy proves the HTTP fake is a complete LiveAdapter
+    _conforms: LiveAdapter = HttpFakeAdapter("fake", "http://127.0.0.1:1", idempotent=True)
