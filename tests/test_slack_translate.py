@@ -291,8 +291,18 @@ def test_only_our_buttons_become_clicks() -> None:
     assert (click.action, click.value, click.place and click.place.channel_id) == ("decline", "tok", "D1")
 
 
-def test_split_words_keeps_mentions() -> None:
-    assert split_words("admin member <@U2|bo>") == ["admin", "member", "<@U2|bo>"]
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("admin member <@U2|bo>", ["admin", "member", "U2"]),
+        ("admin member <@U2>", ["admin", "member", "U2"]),
+        ("admin place <#C7|dev-help> developers", ["admin", "place", "C7", "developers"]),
+        ("admin note <https://example.org|site>", ["admin", "note", "https://example.org"]),
+        ("admin note &lt;@U2&gt; typed by hand", ["admin", "note", "<@U2>", "typed", "by", "hand"]),
+    ],
+)
+def test_escaped_references_become_ids(text: str, words: list[str]) -> None:
+    assert split_words(text) == words
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ command from another workspace never reaches it: ``foreign_workspace`` is checke
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -23,6 +24,8 @@ from bot.core.events import ActionClicked, ActorRef, CommandInvoked, PlaceRef, e
 ACTION_PREFIX = "cohort:"
 MEMBER_COMMANDS = ("optout", "optin", "whyme", "mydata", "forgetme", "programmes", "help")
 
+_REFERENCE = re.compile(r"<([@#!]?)([^>|]+)(?:\|([^>]*))?>")
+
 REFUSED_WORKSPACE = "This bot serves another Slack workspace; nothing was done."
 
 
@@ -30,13 +33,32 @@ def action_id(action: str) -> str:
     return f"{ACTION_PREFIX}{action}"
 
 
+def plain_references(text: str) -> str:
+    """Slack's escaped references as plain ids: ``<@U2|bo>`` is ``U2``, ``<#C1|general>`` is ``C1``.
+
+    The manifest asks Slack to escape mentions (``should_escape``), so a manager who picks
+    a member from the @-menu hands the command core the stable user id, never a name
+    anyone could copy. Links keep their address; other specials keep their label.
+    """
+    return _REFERENCE.sub(_plain, text) if "<" in text else text
+
+
+def _plain(match: re.Match[str]) -> str:
+    sigil, target, label = match.group(1), match.group(2), match.group(3)
+    if sigil in ("@", "#"):
+        return target
+    if sigil == "!":
+        return label or target
+    return target
+
+
 def split_words(text: str) -> list[str]:
     """Words as typed; quotes group words ("go developer"), an unbalanced quote falls back to spaces.
 
-    Slack escapes ``& < >`` in command text; the escapes are undone so arguments compare
-    equal to what the member typed.
+    Slack escapes ``& < >`` in command text; the escapes are undone (after references are
+    made plain) so arguments compare equal to what the member typed.
     """
-    plain = decode_slack_entities(text).strip()
+    plain = decode_slack_entities(plain_references(text)).strip()
     try:
         return shlex.split(plain)
     except ValueError:
