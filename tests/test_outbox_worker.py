@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from outbox_support import T0, add_member, dm, opt_out, post, put, rows
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -90,12 +91,13 @@ async def test_each_destination_is_paced_by_its_own_bucket(store: Store) -> None
     assert times == {"a1": 0.0, "a2": 1.0, "a3": 2.0, "b1": 0.0}
 
 
-async def test_rate_limited_reschedules_never_before_retry_after(store: Store) -> None:
+@pytest.mark.parametrize("batch", [1, 10], ids=["claimed-later", "claimed-in-the-same-batch"])
+async def test_rate_limited_reschedules_never_before_retry_after(store: Store, batch: int) -> None:
     clock = FrozenClock(T0)
     discord = fake("discord", clock)
     discord.fail_next(RateLimited(7.5))
     await put(store, dm("wait"), dm("same-person"), dm("other", user="u2"))
-    await make_worker(store, discord, clock=clock).drain()
+    await make_worker(store, discord, clock=clock, batch_size=batch).drain()
     at = {d.message.dedupe_key: d.at for d in discord.transcript}
     assert at["wait"] == T0 + timedelta(seconds=7.5)
     assert at["same-person"] >= T0 + timedelta(seconds=7.5)  # the destination was paused too
