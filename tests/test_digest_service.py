@@ -172,3 +172,14 @@ async def test_a_week_that_has_not_ended_is_refused(community: Store) -> None:
     clock = FrozenClock(datetime(2026, 11, 4, tzinfo=UTC))
     with pytest.raises(ValueError, match="not ended"):
         await service(community, clock, "a").run_week(parse_week("2026-W45"))
+
+
+def test_digest_settings_from_the_configuration_table() -> None:
+    from bot.core.errors import ConfigurationError
+
+    s = DigestSettings.from_mapping({"schedule": "0 9 * * MON", "catch_up": "each",
+                                     "channels": [{"platform": "slack", "channel": "C1"}]})
+    assert s.channels == (Destination("slack", "C1"),) and s.catch_up == "each"
+    for bad in ({"chanels": []}, {"channels": [{"platform": "irc", "channel": "x"}]}, {"catch_up": "all"}):
+        with pytest.raises(ConfigurationError):
+            DigestSettings.from_mapping(bad)

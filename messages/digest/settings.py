@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from bot.core.errors import ConfigurationError
 
 #: After downtime: send only the most recent completed week ("latest"), or every missed week ("each").
 CatchUp = Literal["latest", "each"]
+
+
+#: Where a digest can be posted; e-mail goes to opted-in managers instead.
+CHANNEL_PLATFORMS = ("discord", "slack")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +42,26 @@ class DigestSettings:
     list_limit: int = 10
     #: A run still "building" after this long belongs to a process that died; the next run takes over.
     stale_after_minutes: int = 30
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "[digest]") -> DigestSettings:
+        """From the configuration's ``[digest]`` table; ``schedule`` belongs to the scheduler and is
+        skipped here. A typo or an unknown platform stops start-up instead of silently sending nowhere."""
+        known = {f for f in cls.__dataclass_fields__} | {"schedule"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        channels = []
+        for i, entry in enumerate(data.get("channels", ())):
+            platform, channel = str(entry.get("platform", "")), str(entry.get("channel", "")).strip()
+            if platform not in CHANNEL_PLATFORMS or not channel or set(entry) - {"platform", "channel"}:
+                raise ConfigurationError(
+                    f"{source}: channels[{i}] must be {{platform = \"discord\"|\"slack\", channel = \"ID\"}}"
+                )
+            channels.append(Destination(platform, channel))
+        values: dict[str, Any] = {k: v for k, v in data.items() if k not in ("schedule", "channels")}
+        if values.get("catch_up", "latest") not in ("latest", "each"):
+            raise ConfigurationError(f"{source}: catch_up must be \"latest\" or \"each\"")
+        if "warning_segments" in values:
+            values["warning_segments"] = tuple(values["warning_segments"])
+        return cls(channels=tuple(channels), **values)
