@@ -49,9 +49,10 @@ async def test_backfill_reads_after_the_last_stored_message_oldest_first() -> No
     api.history["C2"] = [msg(f"17000000{n:02d}.000000", f"c2 {n}") for n in range(10, 15)]
     sink = RecordingSink()
     adapter = await _adapter(api, {"C1": "1700000001.000000", "C2": "1700000012.000000"})
-    adapter._sink = sink  # what start() sets; the back-fill runs here in the foreground
     try:
-        assert await adapter.backfill() == 8
+        await adapter.start(sink)
+        await adapter.backfilled.wait()
+        await adapter.stop()
     finally:
         await api.close()
     posted = sink.of(MessagePosted)
@@ -79,9 +80,10 @@ async def test_a_channel_with_nothing_stored_is_read_back_the_configured_days_in
     ]
     sink = RecordingSink()
     adapter = await _adapter(api, {}, backfill_channels=("C1",), backfill_days=7)
-    adapter._sink = sink
     try:
-        assert await adapter.backfill() == 450
+        await adapter.start(sink)
+        await adapter.backfilled.wait()
+        await adapter.stop()
     finally:
         await api.close()
     assert [p.text.own for p in sink.of(MessagePosted)] == [f"recent {n}" for n in range(450)]
@@ -95,9 +97,10 @@ async def test_a_429_during_backfill_is_waited_out() -> None:
     api.rate_limit("conversations.history", times=1, retry_after=20)
     sink = RecordingSink()
     adapter = await _adapter(api, {"C1": "1700000001.000000"}, backfill_channels=("C1",))
-    adapter._sink = sink
     try:
-        assert await adapter.backfill() == 1
+        await adapter.start(sink)
+        await adapter.backfilled.wait()
+        await adapter.stop()
     finally:
         await api.close()
     first, second = api.of("conversations.history")

@@ -26,9 +26,18 @@ from bot.store import Store, open_store
 from bot.store.models import Activity, Identity, Member
 
 USERS = [
-    {"id": "U1", "name": "alice", "real_name": "Alice Example", "updated": 1577836800,
-     "profile": {"display_name": "alice", "real_name": "Alice Example", "title": "Firmware engineer",
-                 "email": "Alice@Example.com"}},
+    {
+        "id": "U1",
+        "name": "alice",
+        "real_name": "Alice Example",
+        "updated": 1577836800,
+        "profile": {
+            "display_name": "alice",
+            "real_name": "Alice Example",
+            "title": "Firmware engineer",
+            "email": "Alice@Example.com",
+        },
+    },
     {"id": "U2", "name": "bob", "profile": {"real_name": "Bob Sample", "title": ""}},
     {"id": "U3", "name": "gone", "deleted": True, "profile": {"real_name": "Gone User"}},
     {"id": "UB", "name": "ci-bot", "is_bot": True, "profile": {"real_name": "CI"}},
@@ -40,28 +49,64 @@ DMS = [{"id": "D1", "members": ["U1", "U2"]}]
 
 ROOT_TS = "1577880000.000100"
 DAY1 = [
-    {"type": "message", "user": "U1", "ts": ROOT_TS, "thread_ts": ROOT_TS, "reply_count": 1,
-     "text": "How do I flash the board?", "reactions": [{"name": "eyes", "users": ["U2", "UB"], "count": 2}]},
-    {"type": "message", "user": "U2", "ts": "1577880060.000200", "thread_ts": ROOT_TS,
-     "text": "&gt; How do I flash the board?\nUse this &amp; reboot:\n```\n&gt; make flash\n```"},
-    {"type": "message", "subtype": "bot_message", "bot_id": "B9", "username": "Deploy bot",
-     "ts": "1577880120.000300", "text": "deployed"},
-    {"type": "message", "subtype": "channel_join", "user": "U3", "ts": "1577880180.000400",
-     "text": "<@U3> has joined the channel"},
+    {
+        "type": "message",
+        "user": "U1",
+        "ts": ROOT_TS,
+        "thread_ts": ROOT_TS,
+        "reply_count": 1,
+        "text": "How do I flash the board?",
+        "reactions": [{"name": "eyes", "users": ["U2", "UB"], "count": 2}],
+    },
+    {
+        "type": "message",
+        "user": "U2",
+        "ts": "1577880060.000200",
+        "thread_ts": ROOT_TS,
+        "text": "&gt; How do I flash the board?\nUse this &amp; reboot:\n```\n&gt; make flash\n```",
+    },
+    {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B9",
+        "username": "Deploy bot",
+        "ts": "1577880120.000300",
+        "text": "deployed",
+    },
+    {
+        "type": "message",
+        "subtype": "channel_join",
+        "user": "U3",
+        "ts": "1577880180.000400",
+        "text": "<@U3> has joined the channel",
+    },
     {"type": "message", "user": "UB", "ts": "1577880240.000500", "text": "build green"},
     {"type": "message", "subtype": "channel_topic", "user": "U1", "ts": "1577880300.000600", "text": "topic"},
 ]
 DAY2 = [
-    {"type": "message", "user": "U2", "ts": "1577966400.000100", "text": "second day",
-     "files": [{"id": "F1"}]},
+    {
+        "type": "message",
+        "user": "U2",
+        "ts": "1577966400.000100",
+        "text": "second day",
+        "files": [{"id": "F1"}],
+    },
 ]
 DEV_DAY1 = [
     {"type": "message", "user": "U1", "ts": "1577880000.000900", "text": "first draft"},
     {"type": "message", "user": "U2", "ts": "1577880001.000900", "text": "to be removed"},
-    {"type": "message", "subtype": "message_changed", "ts": "1577880100.000000",
-     "message": {"type": "message", "user": "U1", "ts": "1577880000.000900", "text": "final text"}},
-    {"type": "message", "subtype": "message_deleted", "ts": "1577880200.000000",
-     "deleted_ts": "1577880001.000900"},
+    {
+        "type": "message",
+        "subtype": "message_changed",
+        "ts": "1577880100.000000",
+        "message": {"type": "message", "user": "U1", "ts": "1577880000.000900", "text": "final text"},
+    },
+    {
+        "type": "message",
+        "subtype": "message_deleted",
+        "ts": "1577880200.000000",
+        "deleted_ts": "1577880001.000900",
+    },
     {"type": "message", "subtype": "channel_leave", "user": "U2", "ts": "1577880300.000000"},
 ]
 
@@ -105,8 +150,14 @@ async def activity_rows(store: Store) -> set[tuple[Any, ...]]:
     async with store.connection() as conn:
         rows = await conn.execute(
             select(
-                Activity.event_uid, Activity.kind, Activity.own_text, Activity.quoted_lines,
-                Activity.reply_to_uid, Activity.thread_uid, Activity.occurred_at, Activity.attachments,
+                Activity.event_uid,
+                Activity.kind,
+                Activity.own_text,
+                Activity.quoted_lines,
+                Activity.reply_to_uid,
+                Activity.thread_uid,
+                Activity.occurred_at,
+                Activity.attachments,
             )
         )
         return {tuple(r) for r in rows}
@@ -213,9 +264,7 @@ async def test_reimport_adds_nothing(store: Store, tmp_path: Path) -> None:
     assert await activity_rows(store) == before
 
 
-async def test_resume_after_interruption_gives_the_same_rows(
-    store: Store, tmp_path: Path
-) -> None:
+async def test_resume_after_interruption_gives_the_same_rows(store: Store, tmp_path: Path) -> None:
     root = write_folder(tmp_path / "export", export_files())
     [source] = discover_slack_export(root, batch_events=1)  # one day-file per batch
     positions = [b.position for b in source.batches()]
@@ -256,11 +305,13 @@ def test_bot_message_without_user_uses_bot_id_or_username() -> None:
     directory = SlackDirectory(users={})
     [by_id] = translate_message(
         {"type": "message", "subtype": "bot_message", "bot_id": "B1", "ts": "1.0", "text": "x"},
-        place=place, directory=directory,
+        place=place,
+        directory=directory,
     )
     [by_name] = translate_message(
         {"type": "message", "subtype": "bot_message", "username": "Owl", "ts": "2.0", "text": "y"},
-        place=place, directory=directory,
+        place=place,
+        directory=directory,
     )
     assert isinstance(by_id, MessagePosted) and by_id.actor.external_id == "B1" and by_id.actor.is_bot
     assert isinstance(by_name, MessagePosted) and by_name.actor.external_id == "Owl" and by_name.actor.is_bot
@@ -309,8 +360,13 @@ async def test_hostile_strings_import_without_error(store: Store, tmp_path: Path
         pytest.skip("shared data absent: chat_hostile_strings.json")
     hostile = [entry["input"] for entry in json.loads(path.read_text())]
     day = [
-        {"type": "message", "user": f"U{i}", "ts": f"1577880000.{i:06d}", "text": text,
-         "user_profile": {"real_name": text[:80], "name": text[:40]}}
+        {
+            "type": "message",
+            "user": f"U{i}",
+            "ts": f"1577880000.{i:06d}",
+            "text": text,
+            "user_profile": {"real_name": text[:80], "name": text[:40]},
+        }
         for i, text in enumerate(hostile)
     ]
     users = [{"id": "U0", "name": hostile[-1], "profile": {"title": hostile[-2], "real_name": hostile[-1]}}]
@@ -334,6 +390,7 @@ def test_join_translation_keeps_the_slack_uid() -> None:
     place = PlaceRef(platform="slack", channel_id="C7")
     [event] = translate_message(
         {"type": "message", "subtype": "channel_join", "user": "U1", "ts": "10.5"},
-        place=place, directory=SlackDirectory(users={}),
+        place=place,
+        directory=SlackDirectory(users={}),
     )
     assert isinstance(event, MemberJoined) and event.uid == message_uid("C7", "10.5")

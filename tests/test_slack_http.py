@@ -251,10 +251,9 @@ async def test_a_button_click_becomes_an_action_and_is_answered(http: Http) -> N
 
 
 async def test_a_reply_with_a_file_is_uploaded_to_the_members_dm(http: Http) -> None:
-    async def sink(event: object) -> CommandReply | None:
-        return CommandReply(text="Your data is attached.", attachment=("mydata.json", b'{"member": 1}'))
-
-    http.adapter._sink = sink  # the pipeline would answer mydata like this
+    http.sink.answer = CommandReply(
+        text="Your data is attached.", attachment=("mydata.json", b'{"member": 1}')
+    )
     await http.post(command_body("mydata", response_url=http.api.hook_url()), content_type=FORM)
     await http.adapter.inbox.drain()
     assert http.api.uploads and b'{"member": 1}' in http.api.uploads[0]
@@ -303,16 +302,9 @@ async def test_a_token_for_another_workspace_stops_start_up() -> None:
 
 
 async def test_slack_gets_its_answer_before_the_event_is_stored(http: Http) -> None:
-    release = asyncio.Event()
-    stored: list[object] = []
-
-    async def slow_sink(event: object) -> None:
-        await release.wait()  # a busy database
-        stored.append(event)
-
-    http.adapter._sink = slow_sink
+    http.sink.gate = asyncio.Event()  # a busy database
     status, _ = await http.post(event_body(MESSAGE))
-    assert status == 200 and stored == []  # acknowledged while the sink still waits
-    release.set()
+    assert status == 200 and http.sink.events == []  # acknowledged while the sink still waits
+    http.sink.gate.set()
     await http.adapter.inbox.drain()
-    assert len(stored) == 2  # the profile, then the message
+    assert [type(e) for e in http.sink.events] == [ProfileSeen, MessagePosted]

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -126,6 +127,29 @@ class SlackAdapter:
         self._sink: EventSink | None = None
         self._socket: SocketHandler | None = None
         self._backfill: asyncio.Task[int] | None = None
+        #: Set once the start-up back-fill has finished (or was not asked for).
+        self.backfilled = asyncio.Event()
+
+    @classmethod
+    def from_section(
+        cls,
+        section: Mapping[str, Any],
+        *,
+        last_seen: LastSeen | None = None,
+        clock: Clock | None = None,
+        timer: Timer | None = None,
+    ) -> SlackAdapter:
+        """Build from the ``[adapters.slack]`` table of cohortbot.toml (``enabled`` already removed)."""
+        try:
+            settings = SlackSettings.model_validate(dict(section))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'slack'}: "
+                + err["msg"].removeprefix("Value error, ")
+                for err in exc.errors()
+            )
+            raise ConfigurationError(f"[adapters.slack] cannot work: {problems}") from exc
+        return cls(settings, last_seen=last_seen, clock=clock, timer=timer)
 
     # -- LiveAdapter ---------------------------------------------------------------------
 
@@ -152,8 +176,11 @@ class SlackAdapter:
             )
             self._socket = SocketHandler(self.app, client)
             await self._socket.client.open()
+        self.backfilled.clear()
         if self.last_seen is not None and self.settings.backfill_days > 0:
-            self._backfill = asyncio.create_task(self.backfill(), name="slack-backfill")
+            self._backfill = asyncio.create_task(self._backfill_once(), name="slack-backfill")
+        else:
+            self.backfilled.set()
         log.info("slack: listening (%s mode, workspace %s)", self.settings.mode, self.settings.team_id)
 
     async def _check_workspace(self) -> None:
@@ -357,7 +384,9 @@ class SlackAdapter:
         channels = list(self.settings.backfill_channels) or await member_channels(self.client)
         total = 0
         for channel in channels:
-            oldest = await self.last_seen(channel) or default_oldest(
+            stored = await self.last_seen(channel)
+            # The store keeps Slack's native id "C…:ts"; a bare ts is accepted as well.
+            oldest = stored.rpartition(":")[2] if stored else default_oldest(
                 self.clock.now(), days=self.settings.backfill_days
             )
             try:
@@ -372,6 +401,12 @@ class SlackAdapter:
                 log.exception("slack: back-fill of %s stopped", channel)
         log.info("slack: back-fill read %d message(s) in %d channel(s)", total, len(channels))
         return total
+
+    async def _backfill_once(self) -> int:
+        try:
+            return await self.backfill()
+        finally:
+            self.backfilled.set()
 
     async def _deliver_many(self, events: list[Event]) -> None:
         """Started in order, so the sink queues them in order and stores them in few transactions."""

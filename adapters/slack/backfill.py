@@ -1,11 +1,12 @@
 """Start-up back-fill: read what was said while the bot was away, from where the store stopped.
 
-``last_seen(channel_id)`` is injected by the composition root: it answers the Slack ``ts``
-(``"1700000000.000100"``) of the newest message the store holds for that channel, or None
-when it holds none. History is read from just after that ts (``conversations.history``,
-cursor by cursor, newest page first as Slack serves it), thread replies newer than it are
-fetched per thread, and everything goes to the sink oldest first: if the bot stops half
-way, ``last_seen`` has only moved over messages that were really stored, so the next start
+``last_seen(channel_id)`` is injected by the composition root: it answers the newest
+message the store holds for that channel, as its stored native id
+(``"C0123:1700000000.000100"``) or as the bare Slack ``ts``, or None when it holds none.
+History is read from just after that ts (``conversations.history``, cursor by cursor,
+newest page first as Slack serves it), thread replies newer than it are fetched per
+thread, and everything goes to the sink oldest first: if the bot stops half way,
+``last_seen`` has only moved over messages that were really stored, so the next start
 continues without a gap. A channel with nothing stored is read back ``backfill_days``.
 Messages get the same uids as live events and ``import slack-export``, so overlap is free.
 
@@ -29,7 +30,8 @@ from bot.core.events import Event
 
 log = logging.getLogger(__name__)
 
-#: ``async def last_seen(channel_id: str) -> str | None``: newest stored Slack ts of that channel.
+#: ``async def last_seen(channel_id: str) -> str | None``: the newest stored message of that
+#: channel, as its native id ``"C…:ts"`` (what MessagePosted.native_id holds) or a bare ts.
 LastSeen = Callable[[str], Awaitable[str | None]]
 Profiles = Callable[[str], Awaitable[list[Event]]]
 Deliver = Callable[[list[Event]], Awaitable[None]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -93,12 +94,18 @@ class RecordingSink:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.fail_next = 0
+        self.gate: asyncio.Event | None = None  # when set up, events wait for it (a busy database)
+        self.answer: CommandReply | None = None  # replaces the default answer to commands
 
     async def __call__(self, event: Event) -> CommandReply | None:
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("database went away")
         self.events.append(event)
+        if self.answer is not None and isinstance(event, CommandInvoked):
+            return self.answer
         if isinstance(event, CommandInvoked):
             return CommandReply(text=f"done: {event.command} {' '.join(event.args)}")
         if isinstance(event, ActionClicked):
