@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.fake import FakeAdapter
 from bot.core.clock import FrozenClock, SystemClock
 from bot.core.errors import PermanentSendError, RateLimited, TemporarySendError
-from bot.core.outbound import Capabilities
+from bot.core.outbound import Capabilities, OutboundMessage
 from bot.outbox_worker import OutboxWorker, Rate, RateLimits
 from bot.store import Store
 from bot.store.live_models import Erasure, OutboxMessage
@@ -294,3 +294,30 @@ async def test_an_erased_address_and_a_programme_opt_out_stop_their_messages(sto
     assert got["hunt"]["last_error"] == "opted out of programme:bug-hunt"
     assert got["to-forgotten"]["status"] == "cancelled"
     assert got["to-forgotten"]["last_error"].startswith("erased")
+
+
+async def test_stop_finishes_the_send_in_progress_and_gives_back_the_rest(store: Store) -> None:
+    discord = FakeAdapter("discord")
+    worker = make_worker(store, discord, clock=SystemClock(), idle_seconds=3600)
+    stopping: list[asyncio.Task[None]] = []
+
+    async def on_send(message: OutboundMessage) -> None:
+        if not stopping:
+            stopping.append(asyncio.create_task(worker.stop()))  # SIGTERM arrives during the first send
+
+    discord.on_send = on_send
+    await put(store, *[dm(f"m{i}", user=f"u{i}") for i in range(5)], now=SystemClock().now())
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(task, 20)
+    await stopping[0]
+    got = await rows(store)
+    assert len(discord.transcript) == 1 and got[discord.sent_keys()[0]]["status"] == "sent"
+    rest = [r for k, r in got.items() if k not in discord.sent_keys()]
+    assert [(r["status"], r["claimed_by"]) for r in rest] == [("pending", None)] * 4
+
+
+async def test_a_stop_before_the_task_starts_still_stops_it(store: Store) -> None:
+    worker = make_worker(store, FakeAdapter("discord"), clock=SystemClock(), idle_seconds=3600)
+    task = asyncio.create_task(worker.run())
+    await worker.stop()
+    await asyncio.wait_for(task, 20)

@@ -121,7 +121,7 @@ class OutboxWorker:
 
         Raises ``StoreUnavailable`` only when the database cannot be reached at start.
         """
-        self._stopping = False
+        # ``_stopping`` is not reset: a stop() that arrives before the task starts still counts.
         self._running = True
         self._done.clear()
         try:
@@ -170,7 +170,10 @@ class OutboxWorker:
         return min(self._idle, max((nxt - now).total_seconds(), 0.05))
 
     async def stop(self) -> None:
-        """Finish the send in progress, give back what was claimed but not sent, and return."""
+        """Finish the send in progress, give back what was claimed but not sent, and return.
+
+        Final: a stopped worker's ``run`` returns at once; build a new worker to start again.
+        """
         self._stopping = True
         self._wake.set()
         if self._running:
