@@ -43,22 +43,14 @@ CONFIRM = "confirm"
 #: How the audit log names someone who has been erased.
 ERASED_ACTOR = "[erased]"
 
-#: Every module that registers commands, in this order. Modules of other owners that are not
-#: written yet are skipped with a warning (``_OPTIONAL``); everything else must import.
+#: Every module that registers commands, in this order; each must import (a missing one is a bug).
 COMMAND_MODULES: tuple[str, ...] = (
-    "bot.admin.selfservice",  # optout, optin, whyme, mydata, forgetme, programmes
-    "bot.admin.commands_members",  # admin segments, member, set, merge, unmerge, suggestions
-    "bot.admin.commands_privacy",  # admin audit, optout, forget
+    "bot.admin.selfservice",  # optout, optin, whyme, mydata, forgetme, programmes (H4)
+    "bot.admin.commands_members",  # admin segments, member, set, merge, unmerge, suggestions (H4)
+    "bot.admin.commands_privacy",  # admin audit, optout, forget (H4)
     "bot.admin.commands_outbox",  # admin outbox (H1)
     "bot.admin.commands_programmes",  # admin programme, invite, approvals (H2)
     "bot.admin.commands_digest",  # admin digest (H5)
-)
-_OPTIONAL = frozenset(
-    {
-        "bot.admin.commands_outbox",
-        "bot.admin.commands_programmes",
-        "bot.admin.commands_digest",
-    }
 )
 
 
@@ -247,13 +239,7 @@ def load_commands(registry: Registry, modules: Sequence[str] = COMMAND_MODULES) 
     """Import each module and let it register; returns the modules that were loaded."""
     loaded = []
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name and name in _OPTIONAL:
-                log.warning("command module %s is not there; its commands are unavailable", name)
-                continue
-            raise
+        module = importlib.import_module(name)
         module.register(registry)
         loaded.append(name)
     return loaded
@@ -408,7 +394,8 @@ class CommandCore:
             reply = await spec.handler(ctx)
         except (BadArgument, UnknownMember) as exc:
             await self._audit(event, label, args, "error", str(exc))
-            return CommandReply(f"{exc}\nusage: {spec.usage}", ok=False)
+            text = str(exc) if "usage:" in str(exc) else f"{exc}\nusage: {spec.usage}"
+            return CommandReply(text, ok=False)
         except CohortbotError as exc:
             await self._audit(event, label, args, "error", str(exc))
             return CommandReply(f"That did not work: {exc}", ok=False)
