@@ -236,10 +236,10 @@ async def test_metrics_count_sent_dead_and_depth(store: Store) -> None:
     worker = make_worker(store, discord, clock=clock)
     await worker.drain(until=T0 + timedelta(days=1))
     reg = worker.registry
-    assert reg.get_sample_value("cohortbot_outbox_sent_total", {"platform": "discord"}) == 2
-    assert reg.get_sample_value("cohortbot_outbox_dead_total", {"platform": "discord"}) == 1
+    assert reg.get_sample_value("cohortbot_messages_sent_total", {"platform": "discord"}) == 2
+    assert reg.get_sample_value("cohortbot_messages_dead_total", {"platform": "discord"}) == 1
     assert reg.get_sample_value("cohortbot_outbox_depth", {"lane": "broadcast"}) == 1
-    assert reg.get_sample_value("cohortbot_outbox_send_seconds_count", {"platform": "discord"}) == 3
+    assert reg.get_sample_value("cohortbot_send_latency_seconds_count", {"platform": "discord"}) == 2
     assert clock.now() == T0  # nothing was due before `until`, so the clock did not move
 
 
@@ -321,3 +321,20 @@ async def test_a_stop_before_the_task_starts_still_stops_it(store: Store) -> Non
     task = asyncio.create_task(worker.run())
     await worker.stop()
     await asyncio.wait_for(task, 20)
+
+
+async def test_the_apps_shared_metrics_object_receives_the_counts(store: Store) -> None:
+    from bot.metrics import Metrics  # the object /metrics exposes
+
+    shared = Metrics()
+    clock = FrozenClock(T0)
+    discord = fake("discord", clock)
+    discord.fail_for("bad", PermanentSendError("no"))
+    await put(store, dm("a"), dm("bad", user="u2"))
+    worker = make_worker(store, discord, clock=clock, metrics=shared)
+    await worker.drain()
+    assert worker.registry is shared.registry
+    text = shared.exposition().decode()
+    assert 'cohortbot_messages_sent_total{platform="discord"} 1.0' in text
+    assert 'cohortbot_messages_dead_total{platform="discord"} 1.0' in text
+    assert "# TYPE cohortbot_outbox_cancelled_total counter" in text

@@ -5,7 +5,16 @@ the Prometheus objects; the store side of every step is ``bot.store.outbox``.
 """
 
 from bot.outbox_worker.limits import Rate, RateLimits
-from bot.outbox_worker.metrics import OutboxMetrics
+from bot.outbox_worker.metrics import OutboxMetrics, OwnSendMetrics, SendMetrics
 from bot.outbox_worker.worker import STORE_ERRORS, OutboxWorker, SentHook
 
-__all__ = ["STORE_ERRORS", "OutboxMetrics", "OutboxWorker", "Rate", "RateLimits", "SentHook"]
+__all__ = [
+    "STORE_ERRORS",
+    "OutboxMetrics",
+    "OutboxWorker",
+    "OwnSendMetrics",
+    "Rate",
+    "RateLimits",
+    "SendMetrics",
+    "SentHook",
+]

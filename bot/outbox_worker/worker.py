@@ -38,7 +38,7 @@ from bot.core.errors import (
 )
 from bot.core.outbound import Lane, SendReceipt
 from bot.outbox_worker.limits import Limiter, RateLimits
-from bot.outbox_worker.metrics import OutboxMetrics
+from bot.outbox_worker.metrics import OutboxMetrics, SendMetrics
 from bot.store import Store
 from bot.store import outbox as ob
 from bot.store.outbox_views import delivery_block, depth_by_lane
@@ -73,6 +73,7 @@ class OutboxWorker:
         on_dead: Sequence[SentHook] = (),
         limits: RateLimits | None = None,
         registry: CollectorRegistry | None = None,
+        metrics: SendMetrics | None = None,
         batch_size: int = 10,
         stale_after: timedelta = timedelta(minutes=10),
         backoff_base: timedelta = timedelta(seconds=30),
@@ -89,7 +90,7 @@ class OutboxWorker:
         self._on_sent = tuple(on_sent)
         self._on_dead = tuple(on_dead)
         self._limiter = Limiter(limits or RateLimits())
-        self.metrics = OutboxMetrics(registry)
+        self.metrics = OutboxMetrics(registry, shared=metrics)
         self._batch = batch_size
         self._stale_after = stale_after
         self._backoff_base = backoff_base
@@ -306,8 +307,7 @@ class OutboxWorker:
         except Exception as exc:  # an adapter bug must not kill the worker; retried like a temporary error
             log.exception("outbox %d: adapter %s raised", row.id, row.platform)
             return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
-        finally:
-            self.metrics.send_seconds.labels(row.platform).observe(time.perf_counter() - started)
+        self.metrics.shared.sent(row.platform, seconds=time.perf_counter() - started)
         await self._record_sent(row.id, row.platform, receipt, self._clock.now())
         return True
 
@@ -381,7 +381,6 @@ class OutboxWorker:
                 self._unconfirmed[outbox_id] = (platform, receipt, at)
                 raise
         self._unconfirmed.pop(outbox_id, None)
-        self.metrics.sent.labels(platform).inc()
 
     async def _flush_unconfirmed(self) -> None:
         for outbox_id, (platform, receipt, at) in list(self._unconfirmed.items()):
@@ -401,7 +400,7 @@ class OutboxWorker:
             log.exception("outbox %d: on_dead hook failed; dead-lettering without it", outbox_id)
             async with self._store.connection() as conn:
                 await ob.mark_dead(conn, outbox_id, reason=reason)
-        self.metrics.dead.labels(platform).inc()
+        self.metrics.shared.dead(platform)
         log.warning(
             "outbox %d dead on %s: %s",
             outbox_id,
@@ -427,7 +426,7 @@ class OutboxWorker:
             log.exception("outbox: on_dead hook failed while expiring; expiring without it")
             rows = await expire(False)
         for outbox_id, platform in rows:
-            self.metrics.dead.labels(platform).inc()
+            self.metrics.shared.dead(platform)
             log.warning(
                 "outbox %d dead on %s: expired",
                 outbox_id,
@@ -496,4 +495,4 @@ class OutboxWorker:
         async with self._store.connection() as conn:
             depth = await depth_by_lane(conn)
         for lane in _LANES:
-            self.metrics.depth.labels(lane).set(depth.get(lane, 0))
+            self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))
