@@ -308,3 +308,18 @@ async def test_slack_gets_its_answer_before_the_event_is_stored(http: Http) -> N
     http.sink.gate.set()
     await http.adapter.inbox.drain()
     assert [type(e) for e in http.sink.events] == [ProfileSeen, MessagePosted]
+
+
+async def test_a_failed_upload_still_answers_and_says_so(http: Http) -> None:
+    http.sink.answer = CommandReply(text="Your data is attached.", attachment=("mydata.json", b"{}"))
+    http.api.fail("files.getUploadURLExternal", "not_in_channel")
+    await http.post(command_body("mydata", response_url=http.api.hook_url()), content_type=FORM)
+    await http.adapter.inbox.drain()
+    [answer] = http.api.hooks
+    assert answer["text"].startswith("Your data is attached.") and "could not be attached" in answer["text"]
+
+
+async def test_a_stopping_adapter_turns_requests_away_so_slack_sends_them_again(http: Http) -> None:
+    await http.adapter.stop()
+    assert (await http.post(event_body(MESSAGE)))[0] == 503
+    assert http.sink.events == []

@@ -243,3 +243,15 @@ async def test_reconcile_finds_a_message_sent_before_a_crash(out: Out) -> None:
     found = await restarted.reconcile(dm(5))
     assert found is not None and found.native_id == sent.native_id
     assert await restarted.reconcile(dm(6)) is None
+
+
+async def test_reconcile_looks_for_a_reply_in_its_thread(out: Out) -> None:
+    reply = OutboundMessage(
+        outbox_id=9, dedupe_key="r9", platform="slack", kind="reply", to=Recipient(channel="C1"),
+        text="Did that solve it?", reply_to_native="C1:1700000050.000200",
+    )  # fmt: skip
+    sent = await out.adapter.send(reply)
+    found = await out.adapter.reconcile(reply)
+    assert found is not None and found.native_id == sent.native_id
+    [looked] = out.api.of("conversations.replies")
+    assert looked.args["ts"] == "1700000050.000200"

@@ -125,6 +125,7 @@ class SlackAdapter:
         self._looked_up: set[str] = set()
         self._dm_channels: dict[str, str] = {}
         self._sink: EventSink | None = None
+        self._accepting = False  # between start() and stop(): new requests are queued
         self._socket: SocketHandler | None = None
         self._backfill: asyncio.Task[int] | None = None
         #: Set once the start-up back-fill has finished (or was not asked for).
@@ -165,6 +166,7 @@ class SlackAdapter:
         """Listen (Socket Mode connects here; HTTP mode answers on ``routes()``), then back-fill."""
         await self._check_workspace()
         self._sink = sink
+        self._accepting = True
         self.inbox.start()
         if self.settings.mode == "socket":
             client = SocketClient(
@@ -203,6 +205,8 @@ class SlackAdapter:
             )
 
     async def stop(self) -> None:
+        """Refuse new requests (Slack sends them again later), then deliver what was accepted."""
+        self._accepting = False
         if self._backfill is not None:
             self._backfill.cancel()
             await asyncio.gather(self._backfill, return_exceptions=True)
@@ -237,10 +241,15 @@ class SlackAdapter:
     async def reconcile(self, message: OutboundMessage) -> SendReceipt | None:
         """Look for the message in the channel's recent history by the key in its metadata."""
         try:
-            channel, _ = await self._destination(message)
-            resp = await self.client.conversations_history(
-                channel=channel, limit=100, include_all_metadata=True
-            )
+            channel, thread_ts = await self._destination(message)
+            if thread_ts:  # a thread's replies are not in the channel's history
+                resp = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
+                )
+            else:
+                resp = await self.client.conversations_history(
+                    channel=channel, limit=100, include_all_metadata=True
+                )
         except Exception as exc:
             raise send_error(exc) from exc
         for msg in resp.get("messages") or []:
@@ -272,14 +281,20 @@ class SlackAdapter:
     async def handle_http(self, request: web.Request) -> web.Response:
         if self.settings.mode != "http":
             return web.Response(status=404)
-        if self._sink is None:  # not started (or stopping): Slack tries again later
-            return web.Response(status=503, text="starting")
+        if not self._accepting:  # not started, or stopping: Slack tries again later
+            return web.Response(status=503, text="not accepting events now")
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
     # -- inbound -------------------------------------------------------------------------
 
+    def _admit(self) -> None:
+        """A listener raising makes bolt answer 500 (HTTP) or not ack (Socket Mode): Slack retries."""
+        if not self._accepting:
+            raise CohortbotError("the Slack adapter is stopping; Slack will send this again")
+
     async def _on_event(self, body: dict[str, Any]) -> None:
+        self._admit()
         if body.get("team_id") != self.settings.team_id:
             log.warning("slack: event from workspace %s ignored", body.get("team_id"))
             return
@@ -294,6 +309,7 @@ class SlackAdapter:
             self.inbox.put(Job(label=label, run=partial(self._deliver, event, received)))
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        self._admit()
         if foreign_workspace(body, team_id=self.settings.team_id):
             log.warning("slack: command from workspace %s refused", body.get("team_id"))
             await ack(text=REFUSED_WORKSPACE)
@@ -305,6 +321,7 @@ class SlackAdapter:
         self.inbox.put(Job(label=f"command {event.command}", run=run))
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        self._admit()
         await ack()
         if foreign_workspace(body, team_id=self.settings.team_id):
             log.warning("slack: click from another workspace ignored")
@@ -340,8 +357,12 @@ class SlackAdapter:
         text = neutralise(reply.text)
         if reply.attachment is not None:
             name, content = reply.attachment
-            channel = await self._dm_channel(user_id)
-            await self.client.files_upload_v2(channel=channel, filename=name, content=content, title=name)
+            try:
+                channel = await self._dm_channel(user_id)
+                await self.client.files_upload_v2(channel=channel, filename=name, content=content, title=name)
+            except Exception as exc:
+                log.exception("slack: could not upload %s for %s", name, user_id)
+                text += f"\n(The file {name} could not be attached: {send_error(exc)}; ask again later.)"
         if not response_url:
             return
         hook = AsyncWebhookClient(response_url, timeout=self.settings.timeout)

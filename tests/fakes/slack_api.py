@@ -173,7 +173,12 @@ class FakeSlackApi:
         message = {"type": "message", "user": "UBOT", "ts": ts, "text": args.get("text", "")}
         if args.get("metadata"):
             message["metadata"] = args["metadata"]
-        self.history[channel].insert(0, message)
+        thread = args.get("thread_ts")
+        if thread:  # a reply lives in its thread, not in the channel's history
+            message["thread_ts"] = thread
+            self.replies.setdefault((channel, str(thread)), []).append(message)
+        else:
+            self.history[channel].insert(0, message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
