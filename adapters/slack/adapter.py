@@ -31,7 +31,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.imports.slack_translate import SlackDirectory, actor_from_user
 from adapters.slack.backfill import LastSeen, backfill_channel, default_oldest, member_channels
-from adapters.slack.blocks import message_blocks, neutralise
+from adapters.slack.blocks import neutralise
 from adapters.slack.client import api_error, send_error, web_client
 from adapters.slack.commands import (
     ACTION_PREFIX,
@@ -42,11 +42,12 @@ from adapters.slack.commands import (
 )
 from adapters.slack.inbox import Inbox, Job
 from adapters.slack.pacing import ChannelPacer, RealTimer, Timer
+from adapters.slack.sender import Sender
 from adapters.slack.settings import SlackSecrets, SlackSettings
 from adapters.slack.socket import SocketClient, SocketHandler
 from adapters.slack.translate import translate_event, users_in
 from bot.core.clock import Clock, SystemClock
-from bot.core.errors import CohortbotError, ConfigurationError, PermanentSendError
+from bot.core.errors import CohortbotError, ConfigurationError
 from bot.core.events import Event, ProfileSeen
 from bot.core.outbound import (
     Capabilities,
@@ -59,7 +60,6 @@ from bot.core.outbound import (
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-METADATA_TYPE = "cohortbot_outbox"
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
     dm=True,
@@ -120,10 +120,11 @@ class SlackAdapter:
         self.app.command(settings.command)(self._on_command)
         self.app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(self._on_action)
         self.inbox = Inbox(timer=self.timer)
-        self.pacer = ChannelPacer(settings.channel_interval, timer=self.timer)
+        self.sender = Sender(
+            self.client, pacer=ChannelPacer(settings.channel_interval, timer=self.timer), clock=self.clock
+        )
         self.directory = SlackDirectory(users={})
         self._looked_up: set[str] = set()
-        self._dm_channels: dict[str, str] = {}
         self._sink: EventSink | None = None
         self._accepting = False  # between start() and stop(): new requests are queued
         self._socket: SocketHandler | None = None
@@ -218,51 +219,10 @@ class SlackAdapter:
         self._sink = None
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        try:
-            channel, thread_ts = await self._destination(message)
-            text = neutralise(message.text)
-            args: dict[str, Any] = {
-                "channel": channel,
-                "text": text,
-                "metadata": {"event_type": METADATA_TYPE, "event_payload": {"key": message.idempotency_key}},
-            }
-            blocks = message_blocks(text, blocks=message.blocks, buttons=message.buttons)
-            if blocks:
-                args["blocks"] = blocks
-            if thread_ts:
-                args["thread_ts"] = thread_ts
-            async with self.pacer.slot(channel):
-                resp = await self.client.chat_postMessage(**args)
-        except Exception as exc:
-            raise send_error(exc) from exc
-        sent_in = str(resp.get("channel") or channel)
-        return SendReceipt(native_id=f"{sent_in}:{resp.get('ts')}", delivered_at=self.clock.now())
+        return await self.sender.send(message)
 
     async def reconcile(self, message: OutboundMessage) -> SendReceipt | None:
-        """Look for the message in the channel's recent history by the key in its metadata."""
-        try:
-            channel, thread_ts = await self._destination(message)
-            if thread_ts:  # a thread's replies are not in the channel's history
-                resp = await self.client.conversations_replies(
-                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
-                )
-            else:
-                resp = await self.client.conversations_history(
-                    channel=channel, limit=100, include_all_metadata=True
-                )
-        except Exception as exc:
-            raise send_error(exc) from exc
-        for msg in resp.get("messages") or []:
-            meta = msg.get("metadata") if isinstance(msg, Mapping) else None
-            payload = meta.get("event_payload") if isinstance(meta, Mapping) else None
-            if (
-                isinstance(payload, Mapping)
-                and meta is not None
-                and meta.get("event_type") == METADATA_TYPE
-                and payload.get("key") == message.idempotency_key
-            ):
-                return SendReceipt(native_id=f"{channel}:{msg.get('ts')}", detail="found after a restart")
-        return None
+        return await self.sender.reconcile(message)
 
     # -- HTTP mode -----------------------------------------------------------------------
 
@@ -358,7 +318,7 @@ class SlackAdapter:
         if reply.attachment is not None:
             name, content = reply.attachment
             try:
-                channel = await self._dm_channel(user_id)
+                channel = await self.sender.dm_channel(user_id)
                 await self.client.files_upload_v2(channel=channel, filename=name, content=content, title=name)
             except Exception as exc:
                 log.exception("slack: could not upload %s for %s", name, user_id)
@@ -433,39 +393,6 @@ class SlackAdapter:
         """Started in order, so the sink queues them in order and stores them in few transactions."""
         sink = self._live_sink()
         await asyncio.gather(*(sink(e) for e in events))
-
-    # -- outbound helpers ----------------------------------------------------------------
-
-    async def _destination(self, message: OutboundMessage) -> tuple[str, str | None]:
-        to = message.to
-        if message.kind == "dm":
-            if not to.user_id:
-                raise PermanentSendError("slack: a DM without a user id")
-            return await self._dm_channel(to.user_id), None
-        if message.kind == "post":
-            if not to.channel:
-                raise PermanentSendError("slack: a post without a channel")
-            return to.channel, None
-        if message.kind == "reply":
-            native = message.reply_to_native or ""
-            channel, _, ts = native.rpartition(":")
-            channel = channel or to.channel or ""
-            if not channel or not ts:
-                raise PermanentSendError("slack: a reply needs the channel and ts of its message")
-            return channel, ts
-        raise PermanentSendError(f"slack cannot deliver a {message.kind!r} message")
-
-    async def _dm_channel(self, user_id: str) -> str:
-        known = self._dm_channels.get(user_id)
-        if known:
-            return known
-        resp = await self.client.conversations_open(users=user_id)
-        channel = resp.get("channel")
-        ident = channel.get("id") if isinstance(channel, Mapping) else None
-        if not ident:
-            raise PermanentSendError(f"slack: conversations.open gave no channel for {user_id}")
-        self._dm_channels[user_id] = str(ident)
-        return str(ident)
 
 
 def _text(value: object) -> str:
