@@ -60,8 +60,11 @@ def test_a_manager_command_is_passed_on_unverified_and_the_confirmation_line_too
     (admin,) = classify(mail(subject="admin forget #12"), S, received_at=NOW).events
     assert isinstance(admin, CommandInvoked)
     assert (admin.command, admin.args, admin.verified) == ("admin", ("forget #12",), False)
-    reply = mail(subject="Re: admin forget #12", body="confirm Xy12-ab\n\n> To run it, reply with the line\n",
-                 msgid="<m2@example.org>")
+    reply = mail(
+        subject="Re: admin forget #12",
+        body="confirm Xy12-ab\n\n> To run it, reply with the line\n",
+        msgid="<m2@example.org>",
+    )
     (confirm,) = classify(reply, S, received_at=NOW).events
     assert isinstance(confirm, CommandInvoked)
     assert (confirm.command, confirm.args) == ("confirm", ("Xy12-ab",))
@@ -76,15 +79,24 @@ def test_mail_without_a_command_gives_nothing() -> None:
 def _reply_to(sent: bytes, body: str, *extra: str, msgid: str = "<r1@example.com>") -> bytes:
     original = email.message_from_bytes(sent)
     refs = f"{original['References']} {original['Message-ID']}".strip()
-    return mail(f"In-Reply-To: {original['Message-ID']}", f"References: {refs}", *extra,
-                sender="Ada Lovelace <ada@example.com>", subject=f"Re: {original['Subject']}",
-                body=body, msgid=msgid)
+    return mail(
+        f"In-Reply-To: {original['Message-ID']}",
+        f"References: {refs}",
+        *extra,
+        sender="Ada Lovelace <ada@example.com>",
+        subject=f"Re: {original['Subject']}",
+        body=body,
+        msgid=msgid,
+    )
 
 
 @pytest.mark.parametrize(
     ("answer", "action", "value"),
-    [("Yes, I'd love to!\n", "accept", "tok-accept-42"), ("accept\n", "accept", "tok-accept-42"),
-     ("No thanks, busy this month.\n", "decline", "tok-decline-42")],
+    [
+        ("Yes, I'd love to!\n", "accept", "tok-accept-42"),
+        ("accept\n", "accept", "tok-accept-42"),
+        ("No thanks, busy this month.\n", "decline", "tok-decline-42"),
+    ],
 )
 def test_a_reply_to_an_invitation_is_a_click(answer: str, action: str, value: str) -> None:
     sent = compose(invitation(), S, now=NOW).data
@@ -96,12 +108,21 @@ def test_a_reply_to_an_invitation_is_a_click(answer: str, action: str, value: st
 
 
 def test_a_yes_to_a_solution_check_is_solved_and_a_confirmation_anchor_is_a_confirm_command() -> None:
-    check = invitation(dedupe_key="check:9", programme=None, template="solution-check", buttons=(),
-                       headers={})
+    check = invitation(
+        dedupe_key="check:9", programme=None, template="solution-check", buttons=(), headers={}
+    )
     from bot.core.outbound import Button
 
-    sent = compose(check.__class__(**{**_fields(check), "buttons": (
-        Button("solved", "chk-9", "Solved"), Button("not-solved", "chk-9", "Not yet"))}), S, now=NOW).data
+    sent = compose(
+        check.__class__(
+            **{
+                **_fields(check),
+                "buttons": (Button("solved", "chk-9", "Solved"), Button("not-solved", "chk-9", "Not yet")),
+            }
+        ),
+        S,
+        now=NOW,
+    ).data
     (solved,) = classify(_reply_to(sent, "yes, thanks!\n"), S, received_at=NOW).events
     assert isinstance(solved, ActionClicked)
     assert (solved.action, solved.value) == ("solved", "chk-9")
@@ -109,8 +130,9 @@ def test_a_yes_to_a_solution_check_is_solved_and_a_confirmation_anchor_is_a_conf
     assert isinstance(not_solved, ActionClicked)
     assert not_solved.action == "not-solved"
 
-    confirm_mail = compose(check.__class__(**{**_fields(check), "buttons": (
-        Button("confirm", "Tk-77", "Confirm"),)}), S, now=NOW).data
+    confirm_mail = compose(
+        check.__class__(**{**_fields(check), "buttons": (Button("confirm", "Tk-77", "Confirm"),)}), S, now=NOW
+    ).data
     (confirm,) = classify(_reply_to(confirm_mail, "yes\n"), S, received_at=NOW).events
     assert isinstance(confirm, CommandInvoked)
     assert (confirm.command, confirm.args, confirm.verified) == ("confirm", ("Tk-77",), False)

@@ -89,7 +89,9 @@ async def open_imap(
 
 async def close_imap(client: Any) -> None:
     with contextlib.suppress(Exception):  # the connection may already be gone; nothing to save
-        if client.get_state() in ("AUTH", "SELECTED"):
+        # Still inside IDLE (cancelled on the way in or out): LOGOUT would queue behind it, and
+        # a second DONE confuses the server; dropping the connection is what IDLE allows.
+        if not client.has_pending_idle() and client.get_state() in ("AUTH", "SELECTED"):
             await asyncio.wait_for(client.logout(), 5)
     with contextlib.suppress(Exception):
         client.protocol.transport.close()
@@ -113,9 +115,14 @@ async def uid_search(client: Any, *criteria: str) -> list[int]:
     if response.result != "OK":
         raise ImapError(f"UID SEARCH failed: {_text(response.lines)}")
     uids: list[int] = []
-    for line in response.lines:
-        if isinstance(line, bytes) and line.startswith(b"SEARCH"):
-            uids.extend(int(word) for word in line.split()[1:] if word.isdigit())
+    for line in response.lines[:-1]:  # the last line is the tagged "Search completed"
+        if not isinstance(line, bytes):
+            continue
+        words = line.split()
+        if words[:1] == [b"SEARCH"]:  # aioimaplib strips the keyword for some responses, not all
+            words = words[1:]
+        if words and all(word.isdigit() for word in words):
+            uids.extend(int(word) for word in words)
     return sorted(uids)
 
 
@@ -257,9 +264,10 @@ class MailboxReader:
 
     async def _idle(self, client: Any) -> None:
         """Wait inside IDLE until the server reports new mail (or the refresh interval passes)."""
-        idle_task = await client.idle_start(timeout=self.settings.idle_seconds)
-        self.state.idling.set()
+        idle_task = None
         try:
+            idle_task = await client.idle_start(timeout=self.settings.idle_seconds)
+            self.state.idling.set()
             while True:
                 lines = await client.wait_server_push(timeout=self.settings.idle_seconds + 30)
                 if lines == aioimaplib.STOP_WAIT_SERVER_PUSH or any(
@@ -269,9 +277,11 @@ class MailboxReader:
                     break
         finally:
             self.state.idling.clear()
-            client.idle_done()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(idle_task, self.settings.timeout_seconds)
+            if client.has_pending_idle():
+                client.idle_done()
+            if idle_task is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(idle_task, self.settings.timeout_seconds)
 
     async def _poll_wait(self, client: Any) -> None:
         with contextlib.suppress(TimeoutError):

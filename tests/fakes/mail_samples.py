@@ -71,7 +71,9 @@ def invitation(**overrides: Any) -> OutboundMessage:
         "subject": "An invitation to the mentoring programme",
         "html": "<html><body><p>Would you like to join?</p></body></html>",
         "buttons": (
-            Button("accept", "tok-accept-42", "Yes, count me in", url="https://bot.example.org/i/tok-accept-42"),
+            Button(
+                "accept", "tok-accept-42", "Yes, count me in", url="https://bot.example.org/i/tok-accept-42"
+            ),
             Button("decline", "tok-decline-42", "No, thanks", url="https://bot.example.org/i/tok-decline-42"),
         ),
         "headers": {"List-Unsubscribe": "https://bot.example.org/u/signed-token-42"},
