@@ -24,6 +24,18 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# The mail adapter's IMAP tests run Debian's dovecot as an unprivileged user (no service is started).
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+    step "dovecot for the mail adapter's IMAP tests"
+    if command -v apt-get >/dev/null 2>&1 \
+        && (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd) \
+            >/tmp/cohortbot-dovecot.log 2>&1; then
+        echo "installed dovecot-imapd"
+    else
+        echo "WARNING: dovecot-imapd could not be installed (see /tmp/cohortbot-dovecot.log); the IMAP tests skip"
+    fi
+fi
+
 step "pytest on SQLite"
 COHORTBOT_TEST_PG_URL= pytest -q "$@" || status=1
 
