@@ -10,9 +10,11 @@ from admin_world import (
     ALICE_D,
     ALICE_DISCORD,
     ALICE_MAIL,
+    BOB,
     BOB_SLACK,
     GENERAL,
     LIST,
+    SLACK_HELP,
     T0,
     World,
     command,
@@ -124,6 +126,13 @@ async def test_merge_and_unmerge_move_accounts_and_activity_back_and_forth(world
         merge_id = (await conn.execute(select(MemberMerge.id))).scalar_one()
     assert count == 2 + bob_posts + 0  # Alice's two messages and Bob's question
     assert states == {"all": "out"}  # Bob's opt-out stays with the merged person
+    # The live ingestor had Bob's account cached under his old member number: it notices the merge.
+    await world.ingest([post(BOB, SLACK_HELP, "after the merge")])
+    async with world.store.connection() as conn:
+        latest = (
+            await conn.execute(select(Activity.member_id).where(Activity.own_text == "after the merge"))
+        ).scalar()
+    assert latest == alice
     again = await admin(world, "merge", f"#{alice}", f"#{alice}")
     assert not again.ok and "themselves" in again.text
     undone = await admin(world, "unmerge", str(merge_id))
@@ -134,7 +143,13 @@ async def test_merge_and_unmerge_move_accounts_and_activity_back_and_forth(world
         alice_acts = (await conn.execute(select(func.count()).where(Activity.member_id == alice))).scalar()
         bob_rows = (await conn.execute(select(func.count()).where(OutboxMessage.member_id == bob))).scalar()
         bob_out = (await conn.execute(select(Consent.state).where(Consent.member_id == bob))).scalars().all()
-    assert (bob_acts, alice_acts, bob_rows) == (1, 2, 1)
+    assert (bob_acts, alice_acts, bob_rows) == (2, 2, 1)
+    await world.ingest([post(BOB, SLACK_HELP, "after the unmerge")])
+    async with world.store.connection() as conn:
+        owner = (
+            await conn.execute(select(Activity.member_id).where(Activity.own_text == "after the unmerge"))
+        ).scalar()
+    assert owner == bob
     assert list(bob_out) == ["out"]
     twice = await admin(world, "unmerge", str(merge_id))
     assert not twice.ok and "undone already" in twice.text

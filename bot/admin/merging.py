@@ -34,7 +34,7 @@ from bot.store.live_models import (
     ProgrammePoints,
     SolutionCheck,
 )
-from bot.store.models import Activity, Identity, Member
+from bot.store.models import Activity, Identity, Member, Place
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,7 @@ async def unmerge(conn: AsyncConnection, merge_id: int, *, by: str, at: datetime
             set(await _ids(conn, select(table.id).where(column == keep, table.id.in_(ids)))) if ids else set()
         )
         await _move(conn, table, column, [i for i in ids if i in owned], to=back)
+    await _return_later_activity(conn, keep, back)
     bots = (await conn.execute(select(Identity.is_bot).where(Identity.member_id == back))).scalars()
     if any(bots):
         await conn.execute(update(Member).where(Member.id == back).values(is_bot=True))
@@ -210,6 +211,30 @@ async def unmerge(conn: AsyncConnection, merge_id: int, *, by: str, at: datetime
     await conn.execute(update(MemberMerge).where(MemberMerge.id == merge_id).values(undone_at=at))
     log.info("undid merge %d: #%d back from #%d by %s", merge_id, back, keep, by)
     return back
+
+
+async def _return_later_activity(conn: AsyncConnection, keep: int, back: int) -> None:
+    """Activity that arrived after the merge from the returning accounts goes back with them.
+
+    Activities do not name the account they came from, only the place; on a platform where
+    only the returning member has an account, everything there is theirs. (Where both keep
+    accounts on one platform, later activity stays with the kept member.)
+    """
+    platforms = {
+        member: set(
+            (await conn.execute(select(Identity.platform).where(Identity.member_id == member))).scalars()
+        )
+        for member in (keep, back)
+    }
+    theirs = platforms[back] - platforms[keep]
+    if not theirs:
+        return
+    places = select(Place.id).where(Place.platform.in_(sorted(theirs)))
+    await conn.execute(
+        update(Activity)
+        .where(Activity.member_id == keep, Activity.place_id.in_(places))
+        .values(member_id=back)
+    )
 
 
 def normalise_name(name: str) -> str:

@@ -35,7 +35,7 @@ from bot.store.activity_rows import (
     prepare,
 )
 from bot.store.models import Activity, Base, Identity, Member, Place
-from bot.store.privacy import email_hash, erased_hashes, erasure_mark, identity_hash
+from bot.store.privacy import email_hash, erased_hashes, identity_epoch, identity_hash
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,16 @@ class Ingestor:
         self._members: dict[ActorKey, int] = {}
         self._places: dict[PlaceKey, int] = {}
         self._now = now
-        # Hashes of erased accounts, reloaded only when the erasure table grows.
+        # Hashes of erased accounts, reloaded only when accounts changed hands by a manager's
+        # or a member's act (erasure, merge, unmerge): then the member cache is stale too.
         self._erased: frozenset[str] = frozenset()
-        self._erasure_mark: int | None = None
+        self._epoch: tuple[int, int, int] | None = None
         self._erased_actors: dict[ActorKey, bool] = {}
 
     def forget_caches(self) -> None:
         self._members.clear()
         self._places.clear()
-        self._erasure_mark = None
+        self._epoch = None
 
     async def ingest(self, conn: AsyncConnection, events: Sequence[Event]) -> IngestResult:
         """Store one batch inside the caller's transaction."""
@@ -120,14 +121,16 @@ class Ingestor:
     ) -> tuple[Sequence[Event], int]:
         """Events from accounts erased on request never come back (design section 3, ``erasure``).
 
-        One ``max(id)`` per batch tells whether anyone was erased since the last batch; with
-        no erasures at all (the usual case) nothing else is done per event.
+        One small query per batch tells whether anyone was erased, merged or unmerged since
+        the last batch; with no erasures at all (the usual case) nothing else is done per event.
         """
-        mark = await erasure_mark(conn)
-        if mark != self._erasure_mark:
-            self._erased = frozenset(await erased_hashes(conn)) if mark else frozenset()
+        epoch = await identity_epoch(conn)
+        if epoch != self._epoch:
+            if self._epoch is not None:
+                self._members.clear()  # ids of merged or erased members are gone
+            self._erased = frozenset(await erased_hashes(conn)) if epoch[0] else frozenset()
             self._erased_actors.clear()
-            self._erasure_mark = mark
+            self._epoch = epoch
         if not self._erased:
             return events, 0
         kept: list[Event] = []

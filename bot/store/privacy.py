@@ -43,6 +43,7 @@ __all__ = [
     "erase_member",
     "erased_hashes",
     "export_member",
+    "identity_epoch",
     "identity_hash",
     "is_opted_out",
     "set_consent",
@@ -173,9 +174,22 @@ async def erased_hashes(conn: AsyncConnection) -> set[str]:
     return set((await conn.execute(select(Erasure.identity_hash))).scalars())
 
 
-async def erasure_mark(conn: AsyncConnection) -> int:
-    """Changes whenever someone is erased: lets a long-lived ingestor reload its hashes cheaply."""
-    return int((await conn.execute(select(func.coalesce(func.max(Erasure.id), 0)))).scalar() or 0)
+async def identity_epoch(conn: AsyncConnection) -> tuple[int, int, int]:
+    """Changes whenever accounts change hands by hand: an erasure, a merge or an unmerge.
+
+    A long-lived ingestor compares it once per batch to know when its cached member ids and
+    erased hashes are stale; the three parts are cheap (two indexed maxima, a tiny table).
+    """
+    row = (
+        await conn.execute(
+            select(
+                select(func.coalesce(func.max(Erasure.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(MemberMerge.id), 0)).scalar_subquery(),
+                select(func.count()).where(MemberMerge.undone_at.is_not(None)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @dataclass(slots=True)
