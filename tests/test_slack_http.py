@@ -323,3 +323,11 @@ async def test_a_stopping_adapter_turns_requests_away_so_slack_sends_them_again(
     await http.adapter.stop()
     assert (await http.post(event_body(MESSAGE)))[0] == 503
     assert http.sink.events == []
+
+
+async def test_a_click_on_a_link_button_is_acknowledged_and_ignored(http: Http) -> None:
+    body = click_body("x", "y", response_url=http.api.hook_url()).replace("cohort%3Ax", "open_site")
+    status, _ = await http.post(body, content_type=FORM)
+    assert status == 200
+    await http.adapter.inbox.drain()
+    assert http.sink.events == [] and http.api.hooks == []

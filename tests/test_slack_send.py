@@ -255,3 +255,18 @@ async def test_reconcile_looks_for_a_reply_in_its_thread(out: Out) -> None:
     assert found is not None and found.native_id == sent.native_id
     [looked] = out.api.of("conversations.replies")
     assert looked.args["ts"] == "1700000050.000200"
+
+
+async def test_an_invitation_rendered_by_the_templates_keeps_one_set_of_buttons(out: Out) -> None:
+    from messages.templates import slack_blocks  # the template layer's own Block Kit
+
+    buttons = (Button("accept", "tok-8", "Accept", style="primary"), Button("decline", "tok-8", "Decline"))
+    text = "Hi *Ann*, join the bug hunt?"
+    await out.adapter.send(dm(8, text=text, blocks=slack_blocks(text, buttons), buttons=buttons))
+    [call] = out.api.of("chat.postMessage")
+    actions = [b for b in call.args["blocks"] if b["type"] == "actions"]
+    assert len(actions) == 1
+    assert [(e["action_id"], e["value"]) for e in actions[0]["elements"]] == [
+        ("cohort:accept", "tok-8"),
+        ("cohort:decline", "tok-8"),
+    ]

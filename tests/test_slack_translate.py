@@ -365,3 +365,24 @@ def test_settings_name_the_missing_variable() -> None:
 def test_settings_refuse_what_cannot_work(section: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         SlackSettings.model_validate(section)
+
+
+def test_rendered_buttons_are_claimed_and_link_buttons_left_alone() -> None:
+    def button(action: str, **extra: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action,
+            "value": "t",
+            "text": {"type": "plain_text", "text": "x"},
+            **extra,
+        }
+
+    rendered = (
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Join?"}, "accessory": button("open")},
+        {"type": "actions", "elements": [button("accept"), button("site", url="https://example.org")]},
+    )
+    out = message_blocks("Join?", blocks=rendered, buttons=(Button("accept", "t", "A"),))
+    assert out[0]["accessory"]["action_id"] == "cohort:open"
+    assert [e["action_id"] for e in out[1]["elements"]] == ["cohort:accept", "site"]
+    assert len(out) == 2  # the buttons were already there: none appended
+    assert rendered[1]["elements"][0]["action_id"] == "accept"  # the input is not changed

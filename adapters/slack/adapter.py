@@ -34,7 +34,6 @@ from adapters.slack.backfill import LastSeen, backfill_channel, default_oldest, 
 from adapters.slack.blocks import neutralise
 from adapters.slack.client import api_error, send_error, web_client
 from adapters.slack.commands import (
-    ACTION_PREFIX,
     REFUSED_WORKSPACE,
     click_events,
     command_event,
@@ -118,7 +117,9 @@ class SlackAdapter:
         )
         self.app.event(re.compile(".*"))(self._on_event)
         self.app.command(settings.command)(self._on_command)
-        self.app.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(self._on_action)
+        # Every click is acknowledged (a 404 shows the person a warning); only our buttons
+        # (``cohort:`` action ids) become events.
+        self.app.action(re.compile(".*"))(self._on_action)
         self.inbox = Inbox(timer=self.timer)
         self.sender = Sender(
             self.client, pacer=ChannelPacer(settings.channel_interval, timer=self.timer), clock=self.clock

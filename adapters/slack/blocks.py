@@ -84,10 +84,35 @@ def sections(text: str) -> list[dict[str, Any]]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
 
 
+def claim_buttons(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a block whose action buttons carry our ``cohort:`` action ids.
+
+    Templates name a button by its bare action (``accept``); the prefix is how a click is
+    recognised as ours when it comes back. Link buttons (with a ``url``) are left alone:
+    they open a page and are not answered by the bot.
+    """
+    out = dict(block)
+    if isinstance(out.get("elements"), list):
+        out["elements"] = [_claim(e) for e in out["elements"]]
+    if isinstance(out.get("accessory"), Mapping):
+        out["accessory"] = _claim(out["accessory"])
+    return out
+
+
+def _claim(element: Any) -> Any:
+    if not isinstance(element, Mapping) or element.get("type") != "button" or element.get("url"):
+        return element
+    ident = str(element.get("action_id") or "")
+    if ident.startswith(ACTION_PREFIX) or not ident:
+        return element
+    return {**element, "action_id": action_id(ident)}
+
+
 def _has_our_buttons(blocks: Sequence[Mapping[str, Any]]) -> bool:
     for block in blocks:
         elements = block.get("elements")
-        for element in elements if isinstance(elements, list) else []:
+        candidates = [*(elements if isinstance(elements, list) else []), block.get("accessory")]
+        for element in candidates:
             if isinstance(element, Mapping) and str(element.get("action_id", "")).startswith(ACTION_PREFIX):
                 return True
     return False
@@ -98,11 +123,11 @@ def message_blocks(
 ) -> list[dict[str, Any]]:
     """The ``blocks`` argument of chat.postMessage; ``[]`` for a plain-text message.
 
-    Rendered blocks (from the templates) are used as they are; buttons are appended as one
-    actions block unless the blocks already hold ours. With buttons but no blocks, the
-    text becomes section blocks above the buttons.
+    Rendered blocks (from the templates) are used as they are, their buttons claimed as
+    ours; ``buttons`` are appended as one actions block unless the blocks already hold
+    some. With buttons but no blocks, the text becomes section blocks above the buttons.
     """
-    out: list[dict[str, Any]] = [dict(b) for b in blocks]
+    out: list[dict[str, Any]] = [claim_buttons(b) for b in blocks]
     if buttons and not _has_our_buttons(out):
         if not out:
             out = sections(text)
