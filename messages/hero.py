@@ -42,6 +42,8 @@ from segmentation.signals import SOLVED, is_question, message_signals
 log = logging.getLogger(__name__)
 
 _QUESTION_EXCERPT = 300
+#: A message to the bot alone this short, with a keyword, answers the asker's latest check.
+_SHORT_REPLY_WORDS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,17 @@ class _Row:
     thread: str | None
     platform: str | None
     occurred_at: datetime
+    place_id: str = ""
+    place_name: str = ""
+
+    @property
+    def private(self) -> bool:
+        """Written to the bot alone: a Discord DM, a Slack D… channel, a mail to the bot's address."""
+        if self.platform == "discord":
+            return self.place_name == "DM"
+        if self.platform == "slack":
+            return self.place_id.startswith("D")
+        return self.platform == "mail" and self.place_name == "bot"
 
     @property
     def target(self) -> str | None:
@@ -284,8 +297,9 @@ class Hero:
         )
 
     async def _reply_to_check(self, conn: AsyncConnection, row: _Row, *, at: datetime) -> CheckOutcome | None:
-        """A message from an asker with an open check that answers it: a reply to the check's
-        message, or text carrying its token (mail quoting), with a yes or no keyword."""
+        """A message from an asker with an open check that answers it, with a yes or no keyword:
+        a reply to the check's message, text carrying its token (mail quoting), or a short
+        message written to the bot alone (the latest check that went out is the one meant)."""
         open_checks = (
             await conn.execute(
                 select(
@@ -293,24 +307,28 @@ class Hero:
                     SolutionCheck.token,
                     OutboxMessage.platform,
                     OutboxMessage.receipt,
+                    OutboxMessage.sent_at,
                 )
                 .outerjoin(OutboxMessage, OutboxMessage.dedupe_key == "solved?:" + SolutionCheck.question_uid)
                 .where(SolutionCheck.asker_member_id == row.member_id, SolutionCheck.status == "asked")
             )
         ).all()
-        for question_uid, token, platform, receipt in open_checks:
+        meant: str | None = None
+        for question_uid, token, platform, receipt, _sent in open_checks:
             native = (receipt or {}).get("native_id") if isinstance(receipt, dict) else None
-            answers_check = (native and platform and row.reply_to == event_uid(platform, native)) or (
-                token in row.own_text
-            )
-            if not answers_check:
-                continue
-            if _has_word(row.own_text, self.settings.unsolved_words) and not _has_word(
-                row.own_text, ["solved"]
-            ):
-                return await self._confirm_question(conn, question_uid, solved=False, at=at)
-            if _has_word(row.own_text, self.settings.solved_words):
-                return await self._confirm_question(conn, question_uid, solved=True, at=at)
+            if (native and platform and row.reply_to == event_uid(platform, native)) or token in row.own_text:
+                meant = question_uid
+                break
+        if meant is None and row.private and len(row.own_text.split()) <= _SHORT_REPLY_WORDS:
+            sent = [(s, q) for q, _t, p, _r, s in open_checks if s is not None and p == row.platform]
+            meant = max(sent)[1] if sent else None
+        if meant is None:
+            return None
+        text = row.own_text
+        if _has_word(text, self.settings.unsolved_words) and not _has_word(text, ["solved"]):
+            return await self._confirm_question(conn, meant, solved=False, at=at)
+        if _has_word(text, self.settings.solved_words):
+            return await self._confirm_question(conn, meant, solved=True, at=at)
         return None
 
     # ---- a click ---------------------------------------------------------------------------
@@ -395,6 +413,8 @@ async def _rows(conn: AsyncConnection, uids: Collection[str]) -> dict[str, _Row]
                 Activity.thread_uid,
                 Place.platform,
                 Activity.occurred_at,
+                Place.channel_id,
+                Place.name,
             )
             .outerjoin(Place, Place.id == Activity.place_id)
             .where(Activity.event_uid.in_(list(chunk)))
@@ -411,6 +431,8 @@ async def _rows(conn: AsyncConnection, uids: Collection[str]) -> dict[str, _Row]
                 thread=r.thread_uid,
                 platform=r.platform,
                 occurred_at=r.occurred_at,
+                place_id=r.channel_id or "",
+                place_name=r.name or "",
             )
     return out
 

@@ -189,3 +189,16 @@ async def test_check_waits_for_the_end_of_the_askers_quiet_hours(store: Store, h
         await hero.on_messages(conn, [answer], now=late)
         not_before = (await conn.execute(select(OutboxMessage.not_before))).scalar()
     assert not_before == late.replace(hour=7) + timedelta(days=1)  # 08:00 local
+
+
+async def test_a_short_dm_to_the_bot_answers_the_latest_sent_check(store: Store, hero: Hero) -> None:
+    await _feed(store, hero, [QUESTION, message(HELPER, "Run the installer.", reply_to=QUESTION.uid)])
+    # Before the check went out, and in public, "solved" means nothing to the loop.
+    await _feed(store, hero, [message(ASKER, "solved", channel="DM")], minutes=10)
+    await _feed(store, hero, [message(ASKER, "yes solved", channel="general")], minutes=70)
+    assert (await _check(store))[1] == "asked"
+    async with store.connection() as conn:
+        await conn.execute(update(OutboxMessage).values(status="sent", sent_at=T0 + timedelta(minutes=65)))
+    await _feed(store, hero, [message(ASKER, "Solved, thank you!", channel="DM")], minutes=80)
+    assert (await _check(store))[1] == "solved"
+    assert len(await _points(store)) == 1
