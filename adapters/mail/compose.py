@@ -42,6 +42,9 @@ SIGNED_HEADERS = (
 #: Extra headers an outbox row may carry; anything else is refused rather than silently sent.
 ALLOWED_EXTRA = frozenset({"list-unsubscribe", "list-id", "reply-to", "x-cohortbot-programme"})
 _CONTROL = re.compile(r"[\r\n\x00]")
+# Folding at 78 would turn a long signed unsubscribe URL into RFC 2047 encoded words, which no
+# client reads as a link; RFC 5322 allows lines up to 998 characters.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ def compose(
     address = checked(to.strip(), "recipient address")
     if "@" not in address or " " in address:
         raise PermanentSendError(f"not an e-mail address: {address!r}")
-    mail = EmailMessage(policy=policy.SMTP)
+    mail = EmailMessage(policy=_POLICY)
     mail["From"] = Address(checked(settings.bot_name, "bot name"), addr_spec=settings.bot_address)
     try:
         mail["To"] = Address(checked(message.to.display_name, "display name"), addr_spec=address)
