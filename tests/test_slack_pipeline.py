@@ -1,7 +1,9 @@
 """End to end: the Slack adapter (real slack-bolt over HTTP, fake Web API) feeding the app's pipeline
 on a real database. A message in is stored under the export importer's uid and its author
-classified; a /cohort command is answered by the command core through the response URL; a
-back-fill starts from the last message the *store* holds and stores nothing twice."""
+classified; a /cohort command is answered by the command core through the response URL; the
+welcome invitation the planner makes goes out through the outbox worker as a DM with Block
+Kit buttons, and clicking Accept accepts it; a back-fill starts from the last message the
+*store* holds and stores nothing twice."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import FakeSlackApi
-from fakes.slack_kit import SIGNING_SECRET, TEAM, command_body, event_body, signed_headers
+from fakes.slack_kit import SIGNING_SECRET, TEAM, click_body, command_body, event_body, signed_headers
 from sqlalchemy import func, select
 
 from adapters.imports.slack_translate import message_uid
@@ -20,6 +22,7 @@ from bot.app import App, build_app
 from bot.core.clock import FrozenClock
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.live_models import Invitation
 from bot.store.models import Activity, Identity, MemberFeatureRow, Place
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -155,3 +158,30 @@ async def test_backfill_starts_at_the_store_and_stores_nothing_twice(store: Stor
     assert await _stored(store) == [message_uid("C1", str(m["ts"])) for m in [live, *missed, _message(3)]]
     async with store.connection() as conn:
         assert (await conn.execute(select(func.count()).select_from(Activity))).scalar_one() == 4
+
+
+async def test_an_invitation_goes_out_with_buttons_and_a_click_accepts_it(
+    store: Store, api: FakeSlackApi
+) -> None:
+    app, adapter, client = await _app(store, api, backfill_days=0)
+    await app.start_adapters()
+    try:
+        for i in range(3):
+            assert await _post(client, event_body(_message(i), event_id=f"Ev{i}")) == 200
+        await adapter.inbox.drain()
+        assert await app.worker.drain(until=T0 + timedelta(hours=2)) >= 1  # the welcome is due first
+        [sent] = api.ok_calls("chat.postMessage")
+        assert sent.args["channel"] == "DU1"  # a DM, opened with conversations.open
+        [actions] = [b for b in sent.args["blocks"] if b["type"] == "actions"]
+        accept = next(e for e in actions["elements"] if e["action_id"] == "cohort:accept")
+        click = click_body("accept", accept["value"], response_url=api.hook_url("click"))
+        assert await _post(client, click, "application/x-www-form-urlencoded") == 200
+        await adapter.inbox.drain()
+    finally:
+        await app.shutdown()
+        await client.close()
+    [answer] = api.hooks
+    assert answer["name"] == "click" and "You are in" in answer["text"]
+    async with store.connection() as conn:
+        statuses = dict((await conn.execute(select(Invitation.programme, Invitation.status))).all())
+    assert statuses["welcome"] == "accepted"
