@@ -103,6 +103,18 @@ async def test_every_managers_command_runs_for_managers_by_id_role_and_cli(world
             assert "cannot run managers' commands" not in reply.text, (name, why)
 
 
+async def test_every_managers_command_by_mail_waits_for_its_token(world: World) -> None:
+    for name in manager_commands(world):
+        held = await world.run(command(MAIL_BOSS, "admin", name))
+        assert held.ok and f"`admin {name}`" in held.text, (name, held.text)
+        row = (await world.audit())[-1]
+        assert (row.command, row.outcome) == (f"admin {name}", "pending"), name
+        done = await world.run(command(MAIL_BOSS, "confirm", token_in(held)))
+        assert "cannot run" not in done.text, (name, done.text)
+        row = (await world.audit())[-1]
+        assert row.command == f"admin {name}" and row.outcome in ("ok", "error"), (name, row.outcome)
+
+
 async def test_a_refused_command_does_nothing(world: World) -> None:
     for how in REFUSED.values():
         kwargs = dict(how)

@@ -23,6 +23,7 @@ from admin_world import (
     community,
     make_world,
     post,
+    token_in,
 )
 from sqlalchemy import insert, select
 
@@ -171,7 +172,7 @@ async def test_forgetme_erases_from_every_table(world: World) -> None:
 
 async def test_erased_people_are_not_brought_back_by_events(world: World) -> None:
     await alice_everywhere(world)
-    await world.run(command(ALICE_M, "forgetme", "confirm"))
+    await world.run(command(ALICE_D, "forgetme", "confirm"))
     assert await world.member("mail", ALICE_MAIL) is None
     # The same events again, through the long-lived ingestor and a fresh one, and a new account
     # that carries her address on another platform.
@@ -213,14 +214,29 @@ async def test_reimporting_the_same_mbox_does_not_bring_them_back(store: Store, 
     world = await make_world(store)
     alice = await world.member("mail", ALICE_MAIL)
     assert alice is not None
-    reply = await world.run(command(ALICE_M, "forgetme", "confirm"))
-    assert reply.ok
+    # By e-mail, erasure waits for the token sent back to the address.
+    held = await world.run(command(ALICE_M, "forgetme", "confirm"))
+    assert held.ok and await world.member("mail", ALICE_MAIL) == alice
+    reply = await world.run(command(ALICE_M, "confirm", token_in(held)))
+    assert reply.ok and "erased" in reply.text
     again = await import_sources(store, [MboxSource(box)], rescan=True)
     assert again.imported == 0
     assert await world.member("mail", ALICE_MAIL) is None
     async with store.connection() as conn:
         emails = set((await conn.execute(select(Identity.email))).scalars())
     assert ALICE_MAIL not in emails and "dan@example.net" in emails
+
+
+async def test_a_forged_mail_cannot_erase_someone(world: World) -> None:
+    alice = await world.member("mail", ALICE_MAIL)
+    forged = await world.run(command(ALICE_M, "forgetme", "confirm"))  # anyone can write this From:
+    assert forged.ok and "confirm " in forged.text
+    assert await world.member("mail", ALICE_MAIL) == alice
+    # The token went to Alice's mailbox; the forger does not have it and guesses.
+    guess = await world.run(command(ALICE_M, "confirm", "not-the-token"))
+    assert not guess.ok
+    assert await world.member("mail", ALICE_MAIL) == alice
+    assert [r.outcome for r in await world.audit()][-2:] == ["pending", "refused"]
 
 
 def test_every_table_has_an_erasure_decision() -> None:

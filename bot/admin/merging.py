@@ -17,7 +17,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -245,7 +245,7 @@ def normalise_name(name: str) -> str:
     return " ".join(text.replace("_", " ").split())
 
 
-async def suggest_merges(conn: AsyncConnection, *, at: datetime) -> list[int]:
+async def suggest_merges(conn: AsyncConnection, *, at: datetime | None = None) -> list[int]:
     """Record suggestions for members who share a name on different platforms; returns new ids.
 
     Pairs a manager rejected keep their rejection (the pair is unique), and bots are left out.
@@ -277,6 +277,7 @@ async def suggest_merges(conn: AsyncConnection, *, at: datetime) -> list[int]:
                     pairs.setdefault((a, b), f"same name {shown[key]!r} on {where}"[:300])
     if not pairs:
         return []
+    at = at or datetime.now(UTC)
     existing = set()
     for a, b in await conn.execute(select(MergeSuggestion.member_a, MergeSuggestion.member_b)):
         existing.add((a, b))

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.admin import audit, confirmations
-from bot.admin.permissions import ManagerSettings, Permissions, Verdict
+from bot.admin.permissions import ManagerSettings, Permissions
 from bot.core.clock import Clock
 from bot.core.errors import BadArgument, CohortbotError, UnknownMember
 from bot.core.events import ActorRef, CommandInvoked, PlaceRef
@@ -131,7 +131,10 @@ class CommandSpec:
     """One command: ``usage`` is shown in help and after a bad argument.
 
     ``private_args``: the audit log records the call without its arguments (they name a
-    person who is being erased, or carry a secret).
+    person who is being erased, or carry a secret). ``confirm_unverified``: for a members'
+    command, which calls (by their arguments) must first be confirmed with a one-time token
+    when the platform cannot vouch for the sender (e-mail), like ``forgetme confirm``: a
+    forged ``From:`` must not erase someone else. Managers' commands are always confirmed.
     """
 
     name: str
@@ -140,6 +143,7 @@ class CommandSpec:
     manager: bool
     handler: Handler
     private_args: bool = False
+    confirm_unverified: Callable[[tuple[str, ...]], bool] | None = None
 
 
 class Registry:
@@ -281,6 +285,8 @@ class CommandCore:
         if spec is None:
             await self._audit(event, command, args, "error", "unknown command")
             return CommandReply(self._unknown(command, manager=False), ok=False)
+        if not event.verified and spec.confirm_unverified is not None and spec.confirm_unverified(args):
+            return await self._hold(event, spec.name, args, "the platform cannot vouch for the sender")
         return await self._run(spec, event, args, manager=self.permissions.is_manager(event))
 
     # -- managers ---------------------------------------------------------------------------
@@ -304,12 +310,16 @@ class CommandCore:
             await self._audit(event, label, rest, "error", "unknown command")
             return CommandReply(self._unknown(sub, manager=True), ok=False)
         if verdict.needs_confirmation:
-            return await self._hold(event, sub, rest, verdict)
+            return await self._hold(event, label, rest, verdict.reason)
         return await self._run(spec, event, rest, manager=True, detail=verdict.reason)
 
     async def _hold(
-        self, event: CommandInvoked, sub: str, rest: tuple[str, ...], verdict: Verdict
+        self, event: CommandInvoked, label: str, rest: tuple[str, ...], reason: str
     ) -> CommandReply:
+        """Keep a command from a sender the platform cannot vouch for until the token comes back.
+
+        ``label`` is what runs on confirmation: ``admin <sub>`` or a members' command name.
+        """
         now = self.services.clock.now()
         ttl = self.permissions.settings.confirm_minutes
         async with self.services.store.connection() as conn:
@@ -317,7 +327,7 @@ class CommandCore:
                 conn,
                 actor=actor_key(event.actor),
                 platform=event.actor.platform,
-                command=sub,
+                command=label,
                 args=rest,
                 now=now,
                 ttl=timedelta(minutes=ttl),
@@ -327,12 +337,12 @@ class CommandCore:
                 at=now,
                 actor=actor_key(event.actor),
                 platform=event.actor.platform,
-                command=f"{ADMIN} {sub}",
+                command=label,
                 args=rest,
                 outcome="pending",
-                detail=f"{verdict.reason}; waiting for the confirmation token",
+                detail=f"{reason}; waiting for the confirmation token",
             )
-        shown = " ".join(shlex.quote(a) for a in (ADMIN, sub, *rest))
+        shown = " ".join([label, *(shlex.quote(a) for a in rest)])
         return CommandReply(
             f"To run `{shown}`, reply with the line\n\n    confirm {token}\n\n"
             f"within {ttl} minutes. The command runs once; nothing happens without the reply."
@@ -349,23 +359,36 @@ class CommandCore:
         except BadArgument as exc:
             await self._audit(event, CONFIRM, ("…",), "refused", str(exc))
             return CommandReply(str(exc), ok=False)
-        # The confirmation proves the address; the managers' list is checked again as of now.
+        admin_sub = held.command.removeprefix(f"{ADMIN} ") if held.command.startswith(f"{ADMIN} ") else None
+        # The confirmation proves the address: the command runs as if the platform had vouched.
         confirmed = CommandInvoked(
             uid=event.uid,
             actor=event.actor,
             place=event.place,
             occurred_at=event.occurred_at,
-            command=ADMIN,
-            args=(held.command, *held.args),
+            command=ADMIN if admin_sub else held.command,
+            args=(admin_sub, *held.args) if admin_sub else held.args,
             roles=event.roles,
             verified=True,
         )
+        if admin_sub is None:
+            member_spec = self.registry.get(held.command, manager=False)
+            if member_spec is None:
+                await self._audit(event, held.command, held.args, "refused", "unknown command")
+                return CommandReply("Sorry, that command cannot run (unknown command).", ok=False)
+            return await self._run(
+                member_spec,
+                confirmed,
+                held.args,
+                manager=self.permissions.is_manager(confirmed),
+                detail="confirmed by token",
+            )
+        # The managers' list is checked again as of now.
         verdict = self.permissions.check(confirmed)
-        spec = self.registry.get(held.command, manager=True)
-        label = f"{ADMIN} {held.command}"
+        spec = self.registry.get(admin_sub, manager=True)
         if not verdict.allowed or spec is None:
             reason = verdict.reason if not verdict.allowed else "unknown command"
-            await self._audit(event, label, held.args, "refused", reason)
+            await self._audit(event, held.command, held.args, "refused", reason)
             return CommandReply(f"Sorry, that command cannot run ({reason}).", ok=False)
         return await self._run(spec, confirmed, held.args, manager=True, detail="confirmed by token")
 

@@ -35,7 +35,14 @@ def register(registry: Registry) -> None:
         CommandSpec("optin", "receive messages from us again", "optin [programme|all]", False, optin),
         CommandSpec("whyme", "why you received our last message", "whyme", False, whyme),
         CommandSpec("mydata", "everything we hold about you, as JSON", "mydata", False, mydata),
-        CommandSpec("forgetme", "erase everything we hold about you", "forgetme [confirm]", False, forgetme),
+        CommandSpec(
+            "forgetme",
+            "erase everything we hold about you",
+            "forgetme [confirm]",
+            False,
+            forgetme,
+            confirm_unverified=bool,  # "forgetme confirm" by e-mail: the token proves the address
+        ),
         CommandSpec(
             "programmes", "our programmes, and whether they are for you", "programmes", False, programmes
         ),
