@@ -56,8 +56,11 @@ def settings_for(fake: FakeDiscord, **overrides: object) -> DiscordSettings:
 
 
 @asynccontextmanager
-async def running(fake: FakeDiscord, sink: RecordingSink, **kwargs: object) -> AsyncIterator[DiscordAdapter]:
-    adapter = DiscordAdapter(settings_for(fake), last_seen=sink.last_seen, **kwargs)  # type: ignore[arg-type]
+async def running(
+    fake: FakeDiscord, sink: RecordingSink, *, sharded: bool = False, **kwargs: object
+) -> AsyncIterator[DiscordAdapter]:
+    settings = settings_for(fake, sharded=sharded)
+    adapter = DiscordAdapter(settings, last_seen=sink.last_seen, **kwargs)  # type: ignore[arg-type]
     await adapter.start(sink)
     try:
         yield adapter

@@ -51,7 +51,10 @@ async def test_dropped_connection_resumes_without_backfill(fake: FakeDiscord) ->
     assert fake.requests_to("GET", f"/channels/{GENERAL_ID}/messages") == []
 
 
-async def test_session_that_cannot_resume_backfills_from_the_last_stored_message(fake: FakeDiscord) -> None:
+@pytest.mark.parametrize("sharded", [False, True])
+async def test_session_that_cannot_resume_backfills_from_the_last_stored_message(
+    fake: FakeDiscord, sharded: bool
+) -> None:
     sink = RecordingSink()
     m1 = fake.message_payload(channel_id=GENERAL_ID, author_id=ALICE, content="first", at=T0)
     missed = [
@@ -59,7 +62,7 @@ async def test_session_that_cannot_resume_backfills_from_the_last_stored_message
                              at=T0 + timedelta(minutes=i))
         for i in range(1, 4)
     ]
-    async with running(fake, sink) as adapter:
+    async with running(fake, sink, sharded=sharded) as adapter:
         await fake.dispatch("MESSAGE_CREATE", m1)
         await sink.wait_for(lambda evs: len(evs) == 1)
         for message in missed:  # happened during the outage; the new session will not replay them

@@ -23,6 +23,7 @@ import io
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,7 +83,7 @@ class _Listener:
             await asyncio.sleep(delay)
 
     async def on_ready(self) -> None:
-        self.adapter._ready()
+        self.adapter._ready(shard_id=None)
 
     async def on_resumed(self) -> None:
         log.info("discord: gateway session resumed, no back-fill needed")
@@ -128,7 +129,13 @@ class _Client(_Listener, discord.Client):
 
 
 class _ShardedClient(_Listener, discord.AutoShardedClient):
-    pass
+    """Sharded, "ready" comes once all shards are up; a shard that re-identifies alone says "shard_ready"."""
+
+    async def on_ready(self) -> None:
+        self.adapter._ready_event.set()
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.adapter._ready(shard_id=shard_id)
 
 
 class DiscordAdapter:
@@ -254,7 +261,7 @@ class DiscordAdapter:
 
     # ------------------------------------------------------------------ wiring
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self._clock.now()
 
     def _point_at_servers(self) -> None:
@@ -327,7 +334,13 @@ class DiscordAdapter:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("discord: back-fill failed; it runs again after the next READY",
+                      exc_info=task.exception())
 
     def _guild(self, guild_id: int | None) -> discord.Guild | None:
         client = self._client
@@ -353,16 +366,17 @@ class DiscordAdapter:
         for event in events:
             await sink(event)
 
-    def _ready(self) -> None:
+    def _ready(self, *, shard_id: int | None) -> None:
         """Every READY is a new session: what happened while there was none must be fetched."""
-        self._ready_event.set()
+        if shard_id is None:
+            self._ready_event.set()
         self.backfilled.clear()
-        self._spawn(self._backfill_all())
+        self._spawn(self._backfill_all(shard_id))
 
-    async def _backfill_all(self) -> None:
+    async def _backfill_all(self, shard_id: int | None) -> None:
         client = self._require_client()
         for guild in client.guilds:
-            if not self._watched(guild):
+            if not self._watched(guild) or (shard_id is not None and guild.shard_id != shard_id):
                 continue
             channels: list[discord.abc.Messageable] = [*guild.text_channels, *guild.threads]
             for channel in channels:
