@@ -40,6 +40,7 @@ async def test_backfill_reads_after_the_last_stored_message_oldest_first() -> No
             thread_ts="1700000003.000000"),
         msg("1700000006.000000", "missed three", edited={"user": "U1", "ts": "1700000007.000000"}),
         {"type": "message", "subtype": "channel_join", "user": "U3", "ts": "1700000008.000000"},
+        msg("1700000009.000000", "posted by cohortbot itself", user="UBOT", bot_id="BBOT"),
     ]  # fmt: skip
     api.replies[("C1", "1700000003.000000")] = [
         msg("1700000003.000000", "question?", thread_ts="1700000003.000000"),

@@ -14,7 +14,7 @@ from fakes.slack_socket import FakeSocketMode
 
 from adapters.imports.slack_translate import message_uid
 from adapters.slack import SlackAdapter, SlackSecrets, SlackSettings
-from bot.core.events import MessagePosted
+from bot.core.events import CommandInvoked, MessagePosted
 
 SECRETS = SlackSecrets(bot_token="xoxb-test", app_token="xapp-1-test", signing_secret="")
 
@@ -100,3 +100,28 @@ async def test_an_event_from_another_workspace_is_acknowledged_but_not_delivered
     await socket.server.deliver(event(2))
     await socket.server.wait_for(lambda: not socket.server.pending)
     assert await socket.delivered(1) == ["message 2"]
+
+
+def command(text: str, *, team: str = TEAM, response_url: str = "") -> dict[str, Any]:
+    return {
+        "token": "legacy", "team_id": team, "team_domain": "test",
+        "channel_id": "C1", "channel_name": "general", "user_id": "U1", "user_name": "ann",
+        "command": "/cohort", "text": text, "api_app_id": "A0TEST",
+        "response_url": response_url, "trigger_id": f"trigger-{text}",
+    }  # fmt: skip
+
+
+async def test_a_slash_command_over_the_socket(socket: Socket) -> None:
+    ours = await socket.server.deliver(
+        command("optout all", response_url=socket.api.hook_url()), kind="slash_commands"
+    )
+    theirs = await socket.server.deliver(command("admin segments", team="T0OTHER"), kind="slash_commands")
+    await socket.server.wait_for(lambda: not socket.server.pending)
+    await socket.adapter.inbox.drain()
+    [invoked] = socket.sink.of(CommandInvoked)
+    assert (invoked.command, invoked.args) == ("optout", ("all",))
+    assert socket.api.hooks == [
+        {"name": "r1", "text": "done: optout all", "response_type": "ephemeral", "replace_original": False}
+    ]
+    assert ours not in socket.server.ack_payloads  # a bare ack; the answer follows by response URL
+    assert "another Slack workspace" in socket.server.ack_payloads[theirs]["text"]

@@ -128,6 +128,7 @@ class SlackAdapter:
         self._looked_up: set[str] = set()
         self._sink: EventSink | None = None
         self._accepting = False  # between start() and stop(): new requests are queued
+        self._own: frozenset[str] = frozenset()  # the bot's user and bot ids, from auth.test
         self._socket: SocketHandler | None = None
         self._backfill: asyncio.Task[int] | None = None
         #: Set once the start-up back-fill has finished (or was not asked for).
@@ -201,6 +202,9 @@ class SlackAdapter:
             log.warning("slack: auth.test failed (%s); continuing", exc)
             return
         team = resp.get("team_id")
+        # The bot's own messages are dropped live (bolt ignores self events); the back-fill
+        # drops them too, so both paths store the same.
+        self._own = frozenset(str(v) for v in (resp.get("user_id"), resp.get("bot_id")) if v)
         if team != self.settings.team_id:
             raise ConfigurationError(
                 f"the Slack bot token belongs to workspace {team}, but team_id is {self.settings.team_id}"
@@ -374,7 +378,7 @@ class SlackAdapter:
             try:
                 total += await backfill_channel(
                     self.client, channel, team_id=self.settings.team_id, oldest=oldest,
-                    limit=self.settings.backfill_limit, directory=self.directory,
+                    limit=self.settings.backfill_limit, directory=self.directory, own=self._own,
                     profiles=self.profile, deliver=self._deliver_many,
                 )
             except asyncio.CancelledError:

@@ -63,10 +63,14 @@ async def backfill_channel(
     oldest: str,
     limit: int,
     directory: SlackDirectory,
+    own: frozenset[str] = frozenset(),
     profiles: Profiles,
     deliver: Deliver,
 ) -> int:
-    """Read one channel after ``oldest`` and deliver it oldest first; returns the messages read."""
+    """Read one channel after ``oldest`` and deliver it oldest first; returns the messages read.
+
+    Messages of ``own`` (the bot's user and bot ids) are left out, as they are live.
+    """
     messages = await _history(client, channel, oldest=oldest, limit=limit)
     replies: list[Mapping[str, Any]] = []
     for msg in messages:
@@ -77,6 +81,8 @@ async def backfill_channel(
     ordered: list[Mapping[str, Any]] = []
     for msg in sorted([*messages, *replies], key=lambda m: float(str(m.get("ts") or 0))):
         ts = str(msg.get("ts"))
+        if msg.get("user") in own or msg.get("bot_id") in own:
+            continue
         if ts not in seen:
             seen.add(ts)
             ordered.append(msg)

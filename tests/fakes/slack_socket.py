@@ -22,12 +22,13 @@ class Envelope:
     envelope_id: str
     payload: dict[str, Any]
     retry_attempt: int = 0
+    kind: str = "events_api"  # or "slash_commands", "interactive"
 
     def frame(self) -> str:
         return json.dumps(
             {
                 "envelope_id": self.envelope_id,
-                "type": "events_api",
+                "type": self.kind,
                 "payload": self.payload,
                 "accepts_response_payload": False,
                 "retry_attempt": self.retry_attempt,
@@ -40,6 +41,7 @@ class FakeSocketMode:
     def __init__(self) -> None:
         self.pending: dict[str, Envelope] = {}
         self.acks: list[str] = []  # every ack received, including ignored ones
+        self.ack_payloads: dict[str, Any] = {}  # what an ack carried (a command's immediate answer)
         self.connections = 0
         self.lose_next_ack = False
         self._ids = itertools.count(1)
@@ -102,6 +104,8 @@ class FakeSocketMode:
             if not ident:
                 continue
             self.acks.append(ident)
+            if "payload" in data:
+                self.ack_payloads[ident] = data["payload"]
             if self.lose_next_ack:
                 self.lose_next_ack = False
             else:
@@ -112,9 +116,9 @@ class FakeSocketMode:
         await self._notify()
         return ws
 
-    async def deliver(self, payload: dict[str, Any]) -> str:
+    async def deliver(self, payload: dict[str, Any], *, kind: str = "events_api") -> str:
         """Queue an envelope; sent now if a client is connected, else on the next connection."""
-        envelope = Envelope(f"env-{next(self._ids)}", payload)
+        envelope = Envelope(f"env-{next(self._ids)}", payload, kind=kind)
         self.pending[envelope.envelope_id] = envelope
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(envelope.frame())
