@@ -170,6 +170,15 @@ async def test_demo_imports_the_counts_it_promises_and_a_second_run_adds_nothing
     assert second.overview.members == members
     assert "Nothing new to import" in buf2.getvalue()
 
+    # The simulated week: invitations went out through the outbox, none to a bot, and a
+    # second run shows the same week (invitations are once per member and programme).
+    assert first.week is not None and second.week is not None
+    assert first.week.sent and first.week.sent == second.week.sent
+    bot_names = {m["name"] for m in manifest["members"] if m["is_bot"]}
+    assert not {s["member"] for s in first.week.sent} & bot_names
+    assert all(s["programme"] and s["segment"] for s in first.week.sent)
+    assert "A simulated week of the live bot" in buf.getvalue()
+
 
 def test_generator_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")

@@ -24,6 +24,7 @@ from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
 from bot.demo.generate import DemoFiles, generate_demo
 from bot.demo.report import render
 from bot.demo.segments import classify_demo, render_segments
+from bot.demo.week import WeekResult, render_week, simulate_week
 from bot.importing import ImportSummary, SilentReporter, import_sources
 from bot.progress import RichReporter
 from bot.store import open_store
@@ -44,6 +45,7 @@ class DemoResult:
     seconds: float
     classified: ClassifyReport | None = None
     agreement: dict[str, float] | None = None
+    week: WeekResult | None = None
 
 
 def demo_db_url(out_dir: Path) -> str:
@@ -95,6 +97,10 @@ async def run_demo(
         agreement = {}
         if show:
             agreement = await render_segments(console, store, report=report, config=config, out_dir=out_dir)
+        with console.status("Simulating a week of the live bot…"):
+            week = await simulate_week(store)
+        if show:
+            render_week(console, week)
     finally:
         await store.close()
     seconds = time.perf_counter() - started
@@ -111,6 +117,7 @@ async def run_demo(
         seconds=seconds,
         classified=report,
         agreement=agreement,
+        week=week,
     )
 
 
