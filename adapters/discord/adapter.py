@@ -7,11 +7,7 @@ app supplies as ``last_seen(channel_id) -> message id | None``; back-filled and 
 messages share their uids, so overlap is harmless. A resumed session replays what it
 missed itself and needs no back-fill.
 
-Sending: DMs and channel posts with every mention disabled, Discord's 2,000-character
-limit respected by splitting, and a nonce per part derived from the outbox row with
-``enforce_nonce`` (a resend after a crash returns the first message instead of a second).
-Library errors become ``RateLimited`` / ``TemporarySendError`` / ``PermanentSendError`` here;
-a *global* 429 pauses every send of this adapter until its ``retry_after`` has passed.
+Sending is ``sending.Sender``'s (parts, nonces, no mentions, errors and the global 429 pause).
 
 Commands and button clicks are answered in place, visible to the invoker only.
 """
@@ -34,11 +30,12 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.discord import translate
-from adapters.discord.commands import ActionButton, build_tree, button_view, sync_commands
+from adapters.discord.commands import ActionButton, build_tree, sync_commands
+from adapters.discord.sending import Sender
 from adapters.discord.settings import DiscordSettings
-from adapters.discord.splitting import nonce_for, split_text
+from adapters.discord.splitting import split_text
 from bot.core.clock import Clock, SystemClock
-from bot.core.errors import ConfigurationError, PermanentSendError, RateLimited, TemporarySendError
+from bot.core.errors import ConfigurationError, TemporarySendError
 from bot.core.events import Event
 from bot.core.outbound import Capabilities, CommandReply, EventSink, OutboundMessage, SendReceipt
 
@@ -52,7 +49,6 @@ PRIVILEGED_INTENTS_HELP = (
     "Portal, open your application → Bot → Privileged Gateway Intents and turn on "
     "'SERVER MEMBERS INTENT' and 'MESSAGE CONTENT INTENT', then start the bot again."
 )
-CANNOT_DM = 50007
 
 _DEFAULTS = SimpleNamespace(base=Route.BASE, gateway=DiscordWebSocket.DEFAULT_GATEWAY)
 
@@ -160,7 +156,7 @@ class DiscordAdapter:
         self._ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._paused_until = 0.0
+        self._sender = Sender(clock=self._clock, monotonic=monotonic)
         #: Set when the back-fill after the latest READY has looked at every channel.
         self.backfilled = asyncio.Event()
 
@@ -219,40 +215,7 @@ class DiscordAdapter:
         self._restore_servers()
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        wait = self._paused_until - self._monotonic()
-        if wait > 0:
-            raise RateLimited(wait, "Discord global rate limit")
-        client = self._require_client()
-        try:
-            channel = await self._target(client, message)
-            parts = split_text(message.text, limit=2000)
-            ids: list[str] = []
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                reference = None
-                if message.reply_to_native and index == 0:
-                    reference = discord.MessageReference(
-                        message_id=int(message.reply_to_native),
-                        channel_id=int(getattr(channel, "id", 0)),
-                        fail_if_not_exists=False,
-                    )
-                kwargs: dict[str, Any] = {}
-                if last and message.buttons:
-                    kwargs["view"] = button_view(message.buttons)
-                if reference is not None:
-                    kwargs["reference"] = reference
-                sent = await channel.send(
-                    part, nonce=nonce_for(message.idempotency_key, index),
-                    allowed_mentions=discord.AllowedMentions.none(), **kwargs,
-                )
-                ids.append(str(sent.id))
-        except discord.RateLimited as exc:
-            raise RateLimited(exc.retry_after) from exc
-        except discord.HTTPException as exc:
-            raise _send_error(exc) from exc
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TemporarySendError(f"Discord unreachable: {exc!r}") from exc
-        return SendReceipt(native_id=ids[0], detail=" ".join(ids), delivered_at=self.now())
+        return await self._sender.send(self._require_client(), message)
 
     async def reconcile(self, message: OutboundMessage) -> SendReceipt | None:
         """Discord lists no nonces in history; a resend carries the same nonce with ``enforce_nonce``,
@@ -279,7 +242,7 @@ class DiscordAdapter:
 
     def _make_client(self) -> discord.Client:
         trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._watch_rate_limits)
+        trace.on_request_end.append(self._sender.watch_rate_limits)
         options: dict[str, Any] = {
             "intents": intents(),
             "chunk_guilds_at_startup": False,
@@ -300,24 +263,6 @@ class DiscordAdapter:
         client.add_dynamic_items(ActionButton)
         self._tree = build_tree(client, guild_ids=self._settings.guild_ids)
         await sync_commands(self._tree, guild_ids=self._settings.guild_ids)
-
-    async def _watch_rate_limits(
-        self, session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        """A global 429 stops every sender of this process until ``retry_after`` has passed."""
-        response = params.response
-        if response.status != 429:
-            return
-        headers = response.headers
-        is_global = headers.get("X-RateLimit-Global", "").lower() == "true"
-        if not is_global and headers.get("X-RateLimit-Scope") != "global":
-            return
-        try:
-            retry_after = float(headers.get("Retry-After") or headers.get("X-RateLimit-Reset-After") or 1.0)
-        except ValueError:
-            retry_after = 1.0
-        self._paused_until = max(self._paused_until, self._monotonic() + retry_after)
-        log.warning("discord: global rate limit, every send paused for %.1f s", retry_after)
 
     def _require_client(self) -> discord.Client:
         if self._client is None:
@@ -431,35 +376,3 @@ class DiscordAdapter:
             await interaction.followup.send(
                 part, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs
             )
-
-    # ------------------------------------------------------------------ outbound
-
-    async def _target(self, client: discord.Client, message: OutboundMessage) -> discord.abc.Messageable:
-        to = message.to
-        if message.kind == "dm":
-            if not to.user_id:
-                raise PermanentSendError("a Discord DM needs the member's user id")
-            user = client.get_user(int(to.user_id)) or discord.Object(id=int(to.user_id))
-            return await client.create_dm(user)
-        if message.kind in ("post", "reply"):
-            if not to.channel:
-                raise PermanentSendError("a Discord post needs a channel id")
-            return client.get_channel(int(to.channel)) or client.get_partial_messageable(int(to.channel))  # type: ignore[return-value]
-        raise PermanentSendError(f"Discord cannot send a message of kind {message.kind!r}")
-
-
-def _send_error(exc: discord.HTTPException) -> Exception:
-    """discord.py's HTTP errors as the outbox understands them."""
-    if exc.code == CANNOT_DM:
-        return PermanentSendError(f"cannot DM this member ({CANNOT_DM})")
-    if exc.status == 429:  # a 429 discord.py did not handle (no Via header: Cloudflare's, not the API's)
-        retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
-        try:
-            return RateLimited(float(retry or 60.0))
-        except ValueError:
-            return RateLimited(60.0)
-    if exc.status >= 500:
-        return TemporarySendError(f"Discord server error {exc.status}: {exc.text}")
-    if exc.status in (401, 403, 404):
-        return PermanentSendError(f"Discord refused ({exc.status}, code {exc.code}): {exc.text}")
-    return PermanentSendError(f"Discord rejected the message ({exc.status}, code {exc.code}): {exc.text}")
