@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,10 +37,32 @@ log = logging.getLogger(__name__)
 #: Evidence sentences kept per dimension in an invitation's reason (what ``whyme`` shows).
 _EVIDENCE_PER_DIMENSION = 3
 _SAMPLE = 5
+# An invitation row binds 10 parameters; SQLite allows 32,766 per statement.
+_INSERT_CHUNK = 200
 
 
 #: Builds the signed link for a button (action, token, expiry), or None where the web server is off.
 LinkMaker = Callable[[str, str, datetime], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """An invitation decided but not yet written."""
+
+    view: MemberView
+    prog: Programme
+    decision: policy.Decision
+    segment: str
+    token: str
+    expires_at: datetime
+
+    @property
+    def waiting(self) -> bool:
+        return self.decision.needs_approval
+
+    @property
+    def status(self) -> str:
+        return "awaiting_approval" if self.waiting else "planned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,58 +309,96 @@ class Planner:
         if not chosen:
             return []
         evidence = await _evidence(conn, {v.snapshot.member_id for v, _, _ in chosen})
-        out: list[PlannedInvitation] = []
-        insert = _insert_ignore(conn)
+        drafts: list[_Draft] = []
         for view, prog, d in chosen:
             mid = view.snapshot.member_id
             seg = segment or prog.matched_segment(view.snapshot.segments)
-            waiting = d.needs_approval
-            token = secrets.token_urlsafe(24)
             expires_at = (d.not_before or now) + timedelta(days=prog.settings.expires_after_days)
-            reason = _reason(view, prog, d, seg, evidence.get(mid, {}), decided_by=decided_by)
-            row = await conn.execute(
-                insert.values(
-                    member_id=mid,
-                    programme=prog.name,
-                    segment=seg[:64],
-                    status="awaiting_approval" if waiting else "planned",
-                    token=token,
-                    platform=d.platform,
-                    reason=reason,
-                    planned_at=now,
-                    expires_at=None if waiting else expires_at,
-                    decided_by=decided_by,
-                ).returning(Invitation.id)
+            drafts.append(_Draft(view, prog, d, seg, secrets.token_urlsafe(24), expires_at))
+        # One multi-row insert per chunk; a (member, programme) another writer took meanwhile
+        # comes back without an id and is left out: once per programme holds.
+        ids: dict[tuple[int, str], int] = {}
+        for chunk in chunks(drafts, _INSERT_CHUNK):
+            rows = [
+                {
+                    "member_id": x.view.snapshot.member_id,
+                    "programme": x.prog.name,
+                    "segment": x.segment[:64],
+                    "status": x.status,
+                    "token": x.token,
+                    "platform": x.decision.platform,
+                    "reason": _reason(
+                        x.view,
+                        x.prog,
+                        x.decision,
+                        x.segment,
+                        evidence.get(x.view.snapshot.member_id, {}),
+                        decided_by=decided_by,
+                    ),
+                    "planned_at": now,
+                    "expires_at": None if x.waiting else x.expires_at,
+                    "decided_by": decided_by,
+                }
+                for x in chunk
+            ]
+            result = await conn.execute(
+                _insert_ignore(conn)
+                .values(rows)
+                .returning(Invitation.id, Invitation.member_id, Invitation.programme)
             )
-            invitation_id = row.scalar()
-            if invitation_id is None:
-                continue  # invited meanwhile by another writer: once per programme holds
-            outbox_id: int | None = None
-            if not waiting and d.platform is not None:
-                message = self._message(view, prog, token, d.platform, seg, d.not_before, expires_at)
-                [outbox_id] = await enqueue(conn, [message], now=now)
-                if outbox_id is not None:
-                    await conn.execute(
-                        update(Invitation).where(Invitation.id == invitation_id).values(outbox_id=outbox_id)
-                    )
-            status = "awaiting_approval" if waiting else "planned"
+            ids.update({(mid, prog): iid for iid, mid, prog in result})
+        written = [x for x in drafts if (x.view.snapshot.member_id, x.prog.name) in ids]
+        sending = [x for x in written if not x.waiting and x.decision.platform is not None]
+        messages = [
+            self._message(
+                x.view,
+                x.prog,
+                x.token,
+                x.decision.platform or "",
+                x.segment,
+                x.decision.not_before,
+                x.expires_at,
+            )
+            for x in sending
+        ]
+        outbox_ids = dict(zip((id(x) for x in sending), await enqueue(conn, messages, now=now), strict=True))
+        links = [
+            {"iid": ids[(x.view.snapshot.member_id, x.prog.name)], "oid": oid}
+            for x in sending
+            if (oid := outbox_ids[id(x)]) is not None
+        ]
+        if links:
+            await conn.execute(
+                update(Invitation)
+                .where(Invitation.id == bindparam("iid"))
+                .values(outbox_id=bindparam("oid")),
+                links,
+            )
+        out: list[PlannedInvitation] = []
+        for x in written:
+            mid = x.view.snapshot.member_id
             out.append(
                 PlannedInvitation(
-                    invitation_id,
+                    ids[(mid, x.prog.name)],
                     mid,
-                    prog.name,
-                    seg,
-                    status,
-                    d.platform,
-                    token,
-                    d.not_before,
-                    outbox_id,
-                    d.rule,
+                    x.prog.name,
+                    x.segment,
+                    x.status,
+                    x.decision.platform,
+                    x.token,
+                    x.decision.not_before,
+                    outbox_ids.get(id(x)),
+                    x.decision.rule,
                 )
             )
             log.info(
                 "invitation planned",
-                extra={"member_id": mid, "programme": prog.name, "status": status, "rule": d.rule},
+                extra={
+                    "member_id": mid,
+                    "programme": x.prog.name,
+                    "status": x.status,
+                    "rule": x.decision.rule,
+                },
             )
         return out
 
