@@ -41,6 +41,7 @@ WAIT = 20.0  # upper bound for a server round trip; tests never sleep, they wait
 class Account:
     port: int
     user: str
+    server: Dovecot
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def imap(dovecot_server: Account | str) -> Account:
     """A fresh IMAP account (empty INBOX) on the module's dovecot."""
     if isinstance(dovecot_server, str):
         pytest.skip(f"IMAP tests need dovecot: {dovecot_server}")
-    return Account(dovecot_server.port, dovecot_server.account())
+    return Account(dovecot_server.port, dovecot_server.account(), dovecot_server)
 
 
 @pytest.fixture
@@ -195,6 +196,24 @@ async def test_idle_delivers_a_new_message_without_polling(
     assert isinstance(event, MessagePosted) and event.native_id == "idle1@example.org"
     assert reader.state.polls == 0
     assert reader.state.syncs == syncs_before + 1  # woken by the server's EXISTS, not by a timer
+
+
+async def test_a_dropped_connection_is_noticed_during_idle_and_reading_resumes(
+    imap: Account, stop_later: list[MailAdapter]
+) -> None:
+    sink = Sink()
+    cursors = Cursors()
+    adapter = MailAdapter(
+        imap_settings(imap, poll_seconds=3600), cursor_get=cursors.get, cursor_set=cursors.set
+    )
+    stop_later.append(await running(adapter, sink))
+    reader = adapter.readers["INBOX"]
+    await asyncio.wait_for(reader.state.idling.wait(), WAIT)
+    imap.server.kick(imap.user)
+    append(imap, "INBOX", list_post("<after-kick@example.org>"))
+    event = await sink.next()  # read by the new session, long before IDLE's 25-minute refresh
+    assert isinstance(event, MessagePosted) and event.native_id == "after-kick@example.org"
+    assert len(sink.events) == 1
 
 
 async def test_without_idle_the_reader_polls(imap: Account, stop_later: list[MailAdapter]) -> None:

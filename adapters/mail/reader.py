@@ -42,6 +42,8 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _FETCH_HEAD = re.compile(rb"^\d+ FETCH \(")
 _UID = re.compile(rb"\bUID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+#: What the reader's IDLE wait receives when the server drops the connection.
+CONNECTION_LOST = [b"cohortbot: connection lost"]
 FETCH_CHUNK = 25
 _MAX_BACKOFF = 300.0
 
@@ -75,6 +77,9 @@ async def open_imap(
         )
     else:
         client = aioimaplib.IMAP4(host=settings.imap_host, port=settings.imap_port, timeout=timeout)
+    # A dropped connection would otherwise leave IDLE waiting until its refresh, ~25 minutes.
+    queue = client.protocol.idle_queue
+    client.protocol.conn_lost_cb = lambda exc: queue.put_nowait(CONNECTION_LOST)
     try:
         await client.wait_hello_from_server()
         response = await client.login(settings.imap_user, password)
@@ -265,11 +270,15 @@ class MailboxReader:
     async def _idle(self, client: Any) -> None:
         """Wait inside IDLE until the server reports new mail (or the refresh interval passes)."""
         idle_task = None
+        lost = False
         try:
             idle_task = await client.idle_start(timeout=self.settings.idle_seconds)
             self.state.idling.set()
             while True:
                 lines = await client.wait_server_push(timeout=self.settings.idle_seconds + 30)
+                if lines == CONNECTION_LOST:
+                    lost = True
+                    raise ImapError("the server closed the connection")
                 if lines == aioimaplib.STOP_WAIT_SERVER_PUSH or any(
                     isinstance(line, bytes) and (line.endswith(b"EXISTS") or line.endswith(b"EXPUNGE"))
                     for line in lines
@@ -277,11 +286,15 @@ class MailboxReader:
                     break
         finally:
             self.state.idling.clear()
-            if client.has_pending_idle():
-                client.idle_done()
-            if idle_task is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(idle_task, self.settings.timeout_seconds)
+            if lost:  # nobody is left to answer DONE
+                if idle_task is not None:
+                    idle_task.cancel()
+            else:
+                if client.has_pending_idle():
+                    client.idle_done()
+                if idle_task is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(idle_task, self.settings.timeout_seconds)
 
     async def _poll_wait(self, client: Any) -> None:
         with contextlib.suppress(TimeoutError):

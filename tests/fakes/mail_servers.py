@@ -60,6 +60,15 @@ class Dovecot:
         base = [DOVECOT, "-c", str(self.config), *args]
         return ["runuser", "-u", self.run_as, "--", *base] if self.run_as else base
 
+    def kick(self, user: str) -> None:
+        """Drop the user's connections from the server side (a restart, a network cut)."""
+        doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+        base = [doveadm, "-c", str(self.config), "kick", user]
+        cmd = ["runuser", "-u", self.run_as, "--", *base] if self.run_as else base
+        done = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        if done.returncode != 0:
+            raise ServerUnavailable(f"doveadm kick failed: {done.stderr.decode(errors='replace')}")
+
     def stop(self) -> None:
         subprocess.run(
             self._cmd("stop"),
