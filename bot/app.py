@@ -34,6 +34,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.errors import BadArgument, ConfigurationError
 from bot.core.events import ActionClicked, CommandInvoked, Event, MessagePosted
 from bot.core.outbound import CommandReply, Recipient
+from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
 from bot.pipeline import Batch, Pipeline
@@ -42,6 +43,8 @@ from bot.store import Store, open_store
 from bot.store.live_models import Invitation, SeenEvent, SolutionCheck
 from bot.store.models import Identity
 from bot.store.outbox import NewMessage, enqueue
+from bot.web import WebDeps, WebServer
+from bot.web import build_app as build_web
 from messages import funnel
 from messages.hero import Hero
 from messages.planner import Planner
@@ -77,6 +80,8 @@ class App:
     pipeline: Pipeline
     metrics: Metrics
     adapters: dict[str, LiveAdapter] = field(default_factory=dict)
+    signer: LinkSigner | None = None
+    web: WebServer | None = None
     _owns_store: bool = True
 
     # -- the pipeline's decision steps (one transaction per batch, with their outbox rows) --
@@ -157,6 +162,24 @@ class App:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    async def start_web(self) -> None:
+        """The one aiohttp server: links members click, health and metrics."""
+        if not self.settings.web.enabled:
+            return
+        if self.signer is None:
+            raise ConfigurationError("the web server needs the link secret (see secret_env)")
+        deps = WebDeps(
+            store=self.store,
+            clock=self.clock,
+            signer=self.signer,
+            metrics=self.metrics,
+            on_invitation=funnel.respond,
+            on_solution=self.hero.on_confirmation,
+        )
+        self.web = WebServer(build_web(deps), host=self.settings.web.host, port=self.settings.web.port)
+        await self.web.start()
+        log.info("web server listening on %s", self.web.url)
+
     async def start_adapters(self) -> None:
         for name, adapter in self.adapters.items():
             log.info("starting the %s adapter", name)
@@ -170,6 +193,8 @@ class App:
                 log.info("stopped the %s adapter", name)
         await self.pipeline.close()
         await self.worker.stop()
+        if self.web is not None:
+            await self.web.stop()
         if self._owns_store:
             await self.store.close()
 
@@ -283,8 +308,10 @@ async def _build(
     engine = SegmentationEngine(store, config=config, clock=clock, parallel_threshold=10**12)
     catalogue = load_catalogue(settings.programmes)
     renderer = Renderer()
-    planner = Planner(catalogue, renderer=renderer)
-    hero = Hero(catalogue, renderer=renderer)
+    signer = _signer(settings)
+    links = signer.button_url if signer is not None else None
+    planner = Planner(catalogue, renderer=renderer, links=links)
+    hero = Hero(catalogue, renderer=renderer, links=links)
     points = Points(catalogue)
     metrics = Metrics(registry or CollectorRegistry())
     chosen = dict(adapters) if adapters is not None else await _configured_adapters(settings, store, clock)
@@ -325,6 +352,7 @@ async def _build(
         pipeline=None,  # type: ignore[arg-type]  # set just below: the steps are the app's methods
         metrics=metrics,
         adapters=chosen,
+        signer=signer,
         _owns_store=owns_store,
     )
     app.pipeline = Pipeline(
@@ -363,6 +391,7 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     worker_task = asyncio.create_task(app.worker.run(), name="outbox-worker")
     try:
+        await app.start_web()
         await app.start_adapters()
         log.info("cohortbot is running with %s", ", ".join(app.adapters) or "no adapters")
         await stop.wait()
@@ -372,6 +401,17 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task
+
+
+def _signer(settings: Settings) -> LinkSigner | None:
+    """Signed links need the secret; without one (simulate, the demo) messages carry buttons only."""
+    try:
+        secret = settings.secret()
+    except ConfigurationError:
+        if settings.web.enabled:
+            raise
+        return None
+    return LinkSigner(secret, settings.web.public_url)
 
 
 def default_config_path() -> Path | None:
