@@ -121,11 +121,11 @@ class Hero:
         self.catalogue = catalogue
         self.settings = catalogue.hero
         self.programme = self.settings.programme
-        self.points = (
-            catalogue.get(self.programme).points_for("answer_confirmed") or 1
-            if self.programme in catalogue
-            else 1
-        )
+        #: The helper's points per confirmed answer (the programme's ``answer_confirmed``, else 1).
+        #: Without the programme in the catalogue the loop is off.
+        self.points = 1
+        if self.programme in catalogue:
+            self.points = catalogue.get(self.programme).points_for("answer_confirmed") or 1
         self.renderer = renderer or Renderer()
         self.community = community
         self.links = links
