@@ -8,7 +8,7 @@ import os
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from bot.core.errors import StoreUnavailable
 from bot.core.outbound import OutboundMessage
 from bot.outbox_worker import OutboxWorker, RateLimits
 from bot.store import Store, open_store
+from bot.store import outbox as ob
 
 PG_URL = os.environ.get("COHORTBOT_TEST_PG_URL")
 
@@ -190,3 +191,24 @@ async def test_the_database_going_away_mid_run_loses_nothing(outage_store: tuple
     assert {r["status"] for r in (await rows(store)).values()} == {"sent"}
     assert worker.registry.get_sample_value("cohortbot_outbox_store_errors_total") >= 1
     assert "database unreachable" in watch.messages[0]
+
+
+async def test_rows_left_sending_by_a_lost_worker_are_reconciled_but_a_live_claim_is_left_alone(
+    store: Store,
+) -> None:
+    clock = FrozenClock(T0)
+    discord = FakeAdapter("discord", clock=clock)  # no idempotent send: reconcile decides
+    ids = [i for i in await put(store, dm("delivered"), dm("lost", user="u2"), dm("busy", user="u3")) if i]
+    async with store.connection() as conn:
+        [delivered, _] = await ob.claim(conn, ids[:2], now=T0 - timedelta(minutes=20), worker_id="gone")
+        await ob.claim(conn, ids[2:], now=T0 - timedelta(minutes=1), worker_id="alive")
+    receipt = await discord.send(delivered.to_message())  # the lost worker got this one out
+    worker = _worker(store, discord, worker_id="new", clock=clock)
+    assert await worker.drain() == 2
+    got = await rows(store)
+    assert discord.sent_keys() == ["delivered", "lost"]  # nothing twice
+    assert (
+        got["delivered"]["status"] == "sent" and got["delivered"]["receipt"]["native_id"] == receipt.native_id
+    )
+    assert got["lost"]["status"] == "sent"
+    assert (got["busy"]["status"], got["busy"]["claimed_by"]) == ("sending", "alive")

@@ -190,7 +190,7 @@ class OutboxWorker:
         total = 0
         try:
             if self._needs_recovery:
-                await self._recover()
+                total += await self._recover()
             while True:
                 settled, claimed = await self._round()
                 total += settled
@@ -442,8 +442,12 @@ class OutboxWorker:
 
     # -- crash recovery ----------------------------------------------------------------------
 
-    async def _recover(self) -> None:
-        """Settle rows left "sending" by a crash of this worker, or stale from any worker."""
+    async def _recover(self) -> int:
+        """Settle rows left "sending" by a crash of this worker, or stale from any worker.
+
+        Returns how many the platform turned out to have already (recorded as sent).
+        """
+        reconciled = 0
         await self._flush_unconfirmed()
         now = self._clock.now()
         async with self._store.connection() as conn:
@@ -470,6 +474,7 @@ class OutboxWorker:
                 if receipt is not None:
                     log.info("outbox %d: the platform already has it; recorded as sent", row.id)
                     await self._record_sent(row.id, row.platform, receipt, now)
+                    reconciled += 1
                     continue
             # The platform drops a repeated idempotency key, or reconcile found nothing: resend.
             async with self._store.connection() as conn:
@@ -477,6 +482,7 @@ class OutboxWorker:
             log.info("outbox %d left sending by %s: released for a resend", row.id, row.claimed_by)
         self._recovered_at = now
         self._needs_recovery = False
+        return reconciled
 
     async def _next_due(self, now: datetime) -> datetime | None:
         """When a round could next do something: a future row, or a rate limit lifting."""
