@@ -3,15 +3,19 @@ importers, ingest and segmentation engine) and a few direct readings to check th
 
 from __future__ import annotations
 
-import io
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.demo.run import run_demo
+from adapters.imports.discord_export import discover_discord_export
+from adapters.imports.mbox import discover_mbox
+from adapters.imports.slack_export import discover_slack_export
+from bot.demo.generate import generate_demo
+from bot.importing import SilentReporter, import_sources
+from bot.store import open_store
 from bot.store.models import Activity, Member
 from messages.digest.model import (
     ActivityChart,
@@ -30,6 +34,9 @@ from messages.digest.model import (
     Standing,
     Totals,
 )
+from segmentation.config import load_config
+from segmentation.engine import SegmentationEngine
+from segmentation.rules import RULE_NAMES
 
 #: The demo archives end on Monday 2026-11-02 00:00 UTC, so 2026-W44 is its last full week.
 DEMO_WEEK = "2026-W44"
@@ -37,10 +44,18 @@ DEMO_END = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 async def demo_community(db_url: str, tmp_path: Path, *, members: int = 80) -> Path:
-    """Generate the demo community, import it and classify it into ``db_url``; returns its folder."""
+    """The demo generator's archives imported by the real importers (ingest) and classified by the
+    segmentation engine into ``db_url``, without the demo's simulated live week; returns the folder."""
     out = tmp_path / "demo"
-    quiet = Console(file=io.StringIO())
-    await run_demo(db_url=db_url, out_dir=out, console=quiet, members=members, show=False)
+    files = await asyncio.to_thread(generate_demo, out, members=members)
+    sources = [*discover_mbox(files.mbox), *discover_slack_export(files.slack),
+               *discover_discord_export(files.discord)]
+    store = await open_store(db_url)
+    try:
+        await import_sources(store, sources, reporter=SilentReporter())
+        await SegmentationEngine(store, config=load_config(known_rules=RULE_NAMES)).rebuild()
+    finally:
+        await store.close()
     return out
 
 

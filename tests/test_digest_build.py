@@ -111,6 +111,7 @@ async def test_funnel_and_leaderboards_count_invitations_and_points(
     store: Store, db_url: str, tmp_path: Path
 ) -> None:
     await demo_community(db_url, tmp_path, members=40)
+    # A programme of its own: the demo already plans invitations to the catalogue's programmes.
     start, end = parse_week(DEMO_WEEK).bounds(UTC)
     before = start - timedelta(days=3)
     inside = start + timedelta(days=1)
@@ -126,22 +127,22 @@ async def test_funnel_and_leaderboards_count_invitations_and_points(
         ]
         for i, (status, sent, opened, answered, active) in enumerate(invitations):
             await conn.execute(insert(Invitation).values(
-                member_id=ids[i], programme="bug-hunt", segment="developers", status=status, token=f"t{i}",
+                member_id=ids[i], programme="test-hunt", segment="developers", status=status, token=f"t{i}",
                 planned_at=before - timedelta(days=1), sent_at=sent, opened_at=opened, answered_at=answered,
                 active_at=active))
         later = end + timedelta(hours=1)
         credits = [(ids[0], 3, before), (ids[0], 1, inside), (ids[1], 2, inside), (ids[2], 5, later)]
         for n, (mid, pts, at) in enumerate(credits):
             await conn.execute(insert(ProgrammePoints).values(
-                member_id=mid, programme="bug-hunt", points=pts, reason="bug reported", source_uid=f"s{n}",
+                member_id=mid, programme="test-hunt", points=pts, reason="bug reported", source_uid=f"s{n}",
                 at=at))
         digest = await build_digest(
             conn, week=DEMO_WEEK, tz=UTC, config=load_config(), catalogue=load_catalogue()
         )
-    funnel = next(f for f in digest.funnels if f.programme == "bug-hunt")
+    funnel = next(f for f in digest.funnels if f.programme == "test-hunt")
     assert (funnel.invited, funnel.opened, funnel.accepted, funnel.active) == (4, 3, 2, 1)
     assert (funnel.invited_week, funnel.opened_week, funnel.accepted_week, funnel.active_week) == (1, 2, 1, 1)
-    board = next(b for b in digest.leaderboards if b.programme == "bug-hunt")
+    board = next(b for b in digest.leaderboards if b.programme == "test-hunt")
     # Ranked by this week's points, then by all points; the credit after the week does not count.
     assert [(s.member_id, s.points_week, s.points_total) for s in board.standings] == [
         (ids[1], 2, 2), (ids[0], 1, 4)]
