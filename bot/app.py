@@ -17,11 +17,10 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
@@ -45,6 +44,7 @@ from bot.store.models import Identity
 from bot.store.outbox import NewMessage, enqueue
 from bot.web import WebDeps, WebServer
 from bot.web import build_app as build_web
+from bot.wiring import build_adapter, mark_unreachable
 from messages import funnel
 from messages.hero import Hero
 from messages.planner import Planner
@@ -254,17 +254,6 @@ async def _check_token(conn: AsyncConnection, value: str, member_id: int | None)
     raise BadArgument("there is no open question of yours to confirm")
 
 
-AdapterFactory = Callable[[str, Mapping[str, Any], "AdapterContext"], Awaitable[LiveAdapter]]
-
-
-@dataclass(frozen=True, slots=True)
-class AdapterContext:
-    """What an adapter may be given by the root: a clock and read access to where it left off."""
-
-    store: Store
-    clock: Clock
-
-
 async def build_app(
     settings: Settings,
     *,
@@ -321,6 +310,7 @@ async def _build(
         clock=clock,
         worker_id=worker_id or f"{socket.gethostname()}/outbox",
         on_sent=[funnel.on_sent],
+        on_dead=[mark_unreachable],
     )
     table = dict(settings.managers)
     if not managers_required and not table:
@@ -370,16 +360,10 @@ async def _build(
 
 async def _configured_adapters(settings: Settings, store: Store, clock: Clock) -> dict[str, LiveAdapter]:
     """The platforms named in the configuration file, each built from its own section."""
-    out: dict[str, LiveAdapter] = {}
-    for name, section in settings.enabled_adapters().items():
-        factory = _FACTORIES.get(name)
-        if factory is None:
-            raise ConfigurationError(f"adapter {name!r} is not available in this build")
-        out[name] = await factory(name, section, AdapterContext(store=store, clock=clock))
-    return out
-
-
-_FACTORIES: dict[str, AdapterFactory] = {}
+    return {
+        name: await build_adapter(name, section, store=store, clock=clock)
+        for name, section in settings.enabled_adapters().items()
+    }
 
 
 async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:

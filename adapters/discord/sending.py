@@ -19,7 +19,7 @@ import discord
 from adapters.discord.commands import button_view
 from adapters.discord.splitting import nonce_for, split_text
 from bot.core.clock import Clock
-from bot.core.errors import PermanentSendError, RateLimited, TemporarySendError
+from bot.core.errors import PermanentSendError, RateLimited, RecipientUnreachable, TemporarySendError
 from bot.core.outbound import OutboundMessage, SendReceipt
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ async def _target(client: discord.Client, message: OutboundMessage) -> discord.a
 def send_error(exc: discord.HTTPException) -> Exception:
     """discord.py's HTTP errors as the outbox understands them."""
     if exc.code == CANNOT_DM:
-        return PermanentSendError(f"cannot DM this member ({CANNOT_DM})")
+        return RecipientUnreachable(f"cannot DM this member ({CANNOT_DM})")
     if exc.status == 429:  # a 429 discord.py did not handle (no Via header: Cloudflare's, not the API's)
         retry = exc.response.headers.get("Retry-After") if exc.response is not None else None
         try:

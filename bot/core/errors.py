@@ -45,3 +45,15 @@ class TemporarySendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying cannot help; the message goes to the dead-letter state with this reason."""
+
+
+class RecipientUnreachable(PermanentSendError):
+    """This person cannot be reached on this platform at all (Discord 50007, a hard bounce).
+
+    Beyond dead-lettering the message, the account is marked undeliverable so nothing
+    else is tried there. The text always starts with ``recipient unreachable``, which is
+    what the dead-letter reason carries.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"recipient unreachable: {detail}")

@@ -1,0 +1,56 @@
+"""The composition root's own wiring: adapter sections, unreachable recipients, the IMAP cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from adapters.fake import FakeAdapter
+from bot.app import build_app
+from bot.core.clock import FrozenClock
+from bot.core.errors import ConfigurationError, RecipientUnreachable
+from bot.core.events import ActorRef, MemberJoined, PlaceRef, event_uid
+from bot.settings import parse_settings
+from bot.store import Store
+from bot.store.live_models import OutboxMessage
+from bot.store.models import Identity
+from bot.wiring import build_adapter, imap_cursor
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+async def test_an_adapter_section_that_cannot_work_names_itself(store: Store) -> None:
+    with pytest.raises(ConfigurationError, match=r"\[adapters.discord\]: sharded"):
+        await build_adapter("discord", {"sharded": "sometimes"}, store=store, clock=FrozenClock(T0))
+    with pytest.raises(ConfigurationError, match=r"\[adapters.slack\]: team_id"):
+        await build_adapter("slack", {}, store=store, clock=FrozenClock(T0))
+
+
+async def test_an_unreachable_recipient_is_marked_and_never_tried_again(store: Store) -> None:
+    clock = FrozenClock(T0)
+    discord = FakeAdapter("discord", clock=clock)
+    settings = parse_settings({"managers": {"require_managers": False}})
+    app = await build_app(settings, clock=clock, adapters={"discord": discord}, store=store)
+    ann = ActorRef("discord", "1001", display_name="Ann")
+    discord.fail_next(RecipientUnreachable("cannot DM this member (50007)"))
+    await app.pipeline.process(
+        [MemberJoined(event_uid("discord", "join-1"), ann, PlaceRef("discord", "c1", container="g"), T0)]
+    )
+    await app.worker.drain(until=T0 + timedelta(hours=1))
+    async with store.connection() as conn:
+        reason = (await conn.execute(select(Identity.undeliverable).where(Identity.external_id == "1001"))).scalar()
+        statuses = (await conn.execute(select(OutboxMessage.status))).scalars().all()
+    assert reason is not None and "50007" in reason
+    assert statuses == ["dead"]
+    assert discord.transcript == []
+    await app.shutdown()
+
+
+async def test_the_imap_cursor_round_trips(store: Store) -> None:
+    get, put = imap_cursor(store)
+    assert await get("imap://bot@example.org/INBOX") is None
+    await put("imap://bot@example.org/INBOX", 1700, 42)
+    await put("imap://bot@example.org/INBOX", 1700, 43)
+    assert await get("imap://bot@example.org/INBOX") == (1700, 43)
