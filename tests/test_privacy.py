@@ -43,7 +43,7 @@ from bot.store.live_models import (
     ProgrammePoints,
     SolutionCheck,
 )
-from bot.store.models import Base, Identity, MemberFeatureRow
+from bot.store.models import Base, Identity, MemberFeatureRow, SegmentAssignment
 from bot.store.privacy import COVERAGE, consents, export_member, is_opted_out, set_consent
 
 ALICE_MARKS = (ALICE_DISCORD, ALICE_MAIL, "Alice Liddell", "alice_l")
@@ -92,6 +92,24 @@ async def alice_everywhere(world: World) -> tuple[int, int]:
         await conn.execute(
             insert(MemberFeatureRow).values(
                 member_id=alice, features={"messages": 2}, segments=["developers"], classified_at=T0
+            )
+        )
+        # Alice is also a manager who pinned one of Bob's values.
+        pin = {
+            "value": "technical",
+            "confidence": 1.0,
+            "evidence": [],
+            "pinned_by": f"discord:{ALICE_DISCORD}",
+        }
+        await conn.execute(
+            insert(SegmentAssignment).values(
+                member_id=bob, dimension="skill", value="technical", confidence=1.0, evidence=pin,
+                ruleset_version="t", decided_at=T0, updated_at=T0, pinned_by=pin["pinned_by"], current=True,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            insert(MemberFeatureRow).values(
+                member_id=bob, features={}, segments=[], decisions={"skill": pin}, classified_at=T0
             )
         )
         await conn.execute(

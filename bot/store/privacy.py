@@ -29,7 +29,7 @@ from bot.store.live_models import (
     PendingConfirmation,
     ProgrammeState,
 )
-from bot.store.models import AuditLog, Member, SegmentAssignment
+from bot.store.models import AuditLog, Member, MemberFeatureRow, SegmentAssignment
 from bot.store.privacy_export import addressed_outbox, export_member, member_keys
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ COVERAGE: dict[str, str] = {
     "member": "deleted",
     "identity": "cascade",
     "activity": "cascade",
-    "member_features": "cascade",
-    "segment_assignment": "cascade; pinned_by naming them (as a manager) scrubbed",
+    "member_features": "cascade; copies of overrides they pinned as a manager scrubbed",
+    "segment_assignment": "cascade; pinned_by naming them (as a manager) scrubbed, with its evidence",
     "consent": "cascade",
     "invitation": "cascade; decided_by naming them scrubbed",
     "programme_points": "cascade",
@@ -232,9 +232,7 @@ async def erase_member(conn: AsyncConnection, member_id: int, *, at: datetime) -
         await conn.execute(
             update(ProgrammeState).where(ProgrammeState.changed_by.in_(actors)).values(changed_by=ERASED)
         )
-        await conn.execute(
-            update(SegmentAssignment).where(SegmentAssignment.pinned_by.in_(actors)).values(pinned_by=ERASED)
-        )
+        scrub["pinned_by"] = await _scrub_pins(conn, actors)
     scrub["audit_log"] = await _scrub_audit(conn, member_id, keys.actor_keys, names)
     scrub["digest_run"] = await _scrub_digests(conn, member_id, names)
     await conn.execute(delete(Member).where(Member.id == member_id))
@@ -250,6 +248,47 @@ async def _delete_addressed_outbox(
     if ids:
         await conn.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
     return len(ids)
+
+
+def _swap(value: Any, keys: set[str]) -> Any:
+    """JSON with every string that is one of ``keys`` replaced by ``ERASED``."""
+    if isinstance(value, dict):
+        return {k: _swap(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap(v, keys) for v in value]
+    return ERASED if isinstance(value, str) and value in keys else value
+
+
+async def _scrub_pins(conn: AsyncConnection, actors: list[str]) -> int:
+    """Overrides this person pinned as a manager keep their value but lose the name, in the
+    assignment row, its evidence, and the copy of current decisions in ``member_features``."""
+    keys = set(actors)
+    changed = 0
+    rows = await conn.execute(
+        select(SegmentAssignment.id, SegmentAssignment.evidence).where(
+            SegmentAssignment.pinned_by.in_(actors)
+        )
+    )
+    for row_id, evidence in rows.all():
+        await conn.execute(
+            update(SegmentAssignment)
+            .where(SegmentAssignment.id == row_id)
+            .values(pinned_by=ERASED, evidence=_swap(evidence, keys))
+        )
+        changed += 1
+    text = cast(MemberFeatureRow.decisions, String)
+    found = await conn.execute(
+        select(MemberFeatureRow.member_id, MemberFeatureRow.decisions).where(
+            or_(*(text.contains(k) for k in actors))
+        )
+    )
+    for owner, decisions in found.all():
+        await conn.execute(
+            update(MemberFeatureRow)
+            .where(MemberFeatureRow.member_id == owner)
+            .values(decisions=_swap(decisions, keys))
+        )
+    return changed
 
 
 def _names_them(value: str, member_id: int, names: set[str]) -> bool:
