@@ -40,7 +40,8 @@ async def test_an_unreachable_recipient_is_marked_and_never_tried_again(store: S
     )
     await app.worker.drain(until=T0 + timedelta(hours=1))
     async with store.connection() as conn:
-        reason = (await conn.execute(select(Identity.undeliverable).where(Identity.external_id == "1001"))).scalar()
+        found = await conn.execute(select(Identity.undeliverable).where(Identity.external_id == "1001"))
+        reason = found.scalar()
         statuses = (await conn.execute(select(OutboxMessage.status))).scalars().all()
     assert reason is not None and "50007" in reason
     assert statuses == ["dead"]
