@@ -29,13 +29,13 @@ from bot.core.errors import BadArgument
 from bot.core.events import Event, MessagePosted, ReactionAdded, event_uid
 from bot.core.outbound import Button
 from bot.store.live_models import OutboxMessage, SolutionCheck
-from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
+from bot.store.models import Member, MemberFeatureRow
 from bot.store.outbox import NewMessage, enqueue
 from messages import points
-from messages.planner import LinkMaker, recipient_for
+from messages.hero_reads import Row, asker_account, bot_members, open_askers, read_rows
 from messages.policy import next_allowed
 from messages.programmes import Catalogue
-from messages.snapshots import Account, chunks, consents, most_common_offset, paused_programmes
+from messages.snapshots import LinkMaker, consents, most_common_offset, paused_programmes, recipient_for
 from messages.templates import Renderer
 from segmentation.signals import SOLVED, is_question, message_signals
 
@@ -44,40 +44,6 @@ log = logging.getLogger(__name__)
 _QUESTION_EXCERPT = 300
 #: A message to the bot alone this short, with a keyword, answers the asker's latest check.
 _SHORT_REPLY_WORDS = 12
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    uid: str
-    member_id: int
-    kind: str
-    own_text: str
-    subject: str | None
-    native_id: str
-    reply_to: str | None
-    thread: str | None
-    platform: str | None
-    occurred_at: datetime
-    place_id: str = ""
-    place_name: str = ""
-
-    @property
-    def private(self) -> bool:
-        """Written to the bot alone: a Discord DM, a Slack D… channel, a mail to the bot's address."""
-        if self.platform == "discord":
-            return self.place_name == "DM"
-        if self.platform == "slack":
-            return self.place_id.startswith("D")
-        return self.platform == "mail" and self.place_name == "bot"
-
-    @property
-    def target(self) -> str | None:
-        """The message this one answers: the replied-to message, else the thread's root."""
-        if self.reply_to:
-            return self.reply_to
-        if self.thread and self.thread != self.uid:
-            return self.thread
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +107,10 @@ class Hero:
         uids = [e.uid for e in events if isinstance(e, MessagePosted | ReactionAdded)]
         if not uids:
             return result
-        rows = await _rows(conn, uids)
+        rows = await read_rows(conn, uids)
         if not rows:
             return result
-        targets = await _rows(conn, {r.target for r in rows.values() if r.target} - set(rows))
+        targets = await read_rows(conn, {r.target for r in rows.values() if r.target} - set(rows))
         targets.update(rows)
         # A ✅ names the answer; the answer's own target is the question.
         second = {
@@ -152,9 +118,9 @@ class Hero:
         }
         more = {u for u in second if u and u not in targets}
         if more:
-            targets.update(await _rows(conn, more))
-        bots = await _bots(conn, {r.member_id for r in targets.values()})
-        askers = await _open_askers(conn, {r.member_id for r in rows.values() if r.kind == "message"})
+            targets.update(await read_rows(conn, more))
+        bots = await bot_members(conn, {r.member_id for r in targets.values()})
+        askers = await open_askers(conn, {r.member_id for r in rows.values() if r.kind == "message"})
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue
@@ -183,14 +149,12 @@ class Hero:
                 result.checks_enqueued.append(question.uid)
         return result
 
-    async def _start_check(
-        self, conn: AsyncConnection, question: _Row, answer: _Row, *, now: datetime
-    ) -> bool:
+    async def _start_check(self, conn: AsyncConnection, question: Row, answer: Row, *, now: datetime) -> bool:
         asker = question.member_id
         consent = (await consents(conn, [asker])).get(asker, {})
         if consent.get("all") == "out" or consent.get(f"programme:{self.programme}") == "out":
             return False
-        account = await _account(conn, asker, question.platform)
+        account = await asker_account(conn, asker, question.platform)
         if account is None:
             return False
         token = secrets.token_urlsafe(24)
@@ -282,7 +246,7 @@ class Hero:
         return Button(action, token, label, style, url=url)
 
     async def _reaction(
-        self, conn: AsyncConnection, row: _Row, targets: Mapping[str, _Row], *, at: datetime
+        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime
     ) -> CheckOutcome | None:
         if row.own_text not in self.settings.solved_reactions:
             return None
@@ -296,7 +260,7 @@ class Hero:
             conn, question.uid, solved=True, at=at, helper=answer.member_id, answer_uid=answer.uid
         )
 
-    async def _reply_to_check(self, conn: AsyncConnection, row: _Row, *, at: datetime) -> CheckOutcome | None:
+    async def _reply_to_check(self, conn: AsyncConnection, row: Row, *, at: datetime) -> CheckOutcome | None:
         """A message from an asker with an open check that answers it, with a yes or no keyword:
         a reply to the check's message, text carrying its token (mail quoting), or a short
         message written to the bot alone (the latest check that went out is the one meant)."""
@@ -396,83 +360,3 @@ class Hero:
                 .values(status="cancelled", last_error="answered before it was sent")
             )
         return CheckOutcome(question_uid, check.helper_member_id, check.status, credited)
-
-
-async def _rows(conn: AsyncConnection, uids: Collection[str]) -> dict[str, _Row]:
-    out: dict[str, _Row] = {}
-    for chunk in chunks(sorted(u for u in uids if u)):
-        rows = await conn.execute(
-            select(
-                Activity.event_uid,
-                Activity.member_id,
-                Activity.kind,
-                Activity.own_text,
-                Activity.subject,
-                Activity.native_id,
-                Activity.reply_to_uid,
-                Activity.thread_uid,
-                Place.platform,
-                Activity.occurred_at,
-                Place.channel_id,
-                Place.name,
-            )
-            .outerjoin(Place, Place.id == Activity.place_id)
-            .where(Activity.event_uid.in_(list(chunk)))
-        )
-        for r in rows:
-            out[r.event_uid] = _Row(
-                uid=r.event_uid,
-                member_id=r.member_id,
-                kind=r.kind,
-                own_text=r.own_text or "",
-                subject=r.subject,
-                native_id=r.native_id or "",
-                reply_to=r.reply_to_uid,
-                thread=r.thread_uid,
-                platform=r.platform,
-                occurred_at=r.occurred_at,
-                place_id=r.channel_id or "",
-                place_name=r.name or "",
-            )
-    return out
-
-
-async def _open_askers(conn: AsyncConnection, member_ids: Collection[int]) -> set[int]:
-    """Those of the members who have a check waiting for their answer (one query per batch)."""
-    out: set[int] = set()
-    for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(SolutionCheck.asker_member_id)
-            .where(SolutionCheck.asker_member_id.in_(list(chunk)), SolutionCheck.status == "asked")
-            .distinct()
-        )
-        out.update(rows.scalars())
-    return out
-
-
-async def _bots(conn: AsyncConnection, member_ids: Collection[int]) -> set[int]:
-    out: set[int] = set()
-    for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(Member.id).where(Member.id.in_(list(chunk)), Member.is_bot.is_(True))
-        )
-        out.update(rows.scalars())
-    return out
-
-
-async def _account(conn: AsyncConnection, member_id: int, platform: str | None) -> Account | None:
-    """The asker's account on the question's platform, else any deliverable one."""
-    rows = (
-        await conn.execute(
-            select(
-                Identity.platform,
-                Identity.external_id,
-                Identity.email,
-                Identity.display_name,
-                Identity.undeliverable,
-            ).where(Identity.member_id == member_id, Identity.is_bot.is_(False))
-        )
-    ).all()
-    accounts = [Account(p, x, e, d, u is not None) for p, x, e, d, u in rows if u is None]
-    accounts.sort(key=lambda a: a.platform != platform)
-    return accounts[0] if accounts else None

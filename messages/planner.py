@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,26 +23,27 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import BadArgument
-from bot.core.outbound import Button, Kind, Recipient
 from bot.store.live_models import Invitation
-from bot.store.models import MemberFeatureRow, SegmentAssignment
-from bot.store.outbox import NewMessage, enqueue
+from bot.store.models import MemberFeatureRow
+from bot.store.outbox import enqueue
 from messages import policy
+from messages.composer import InvitationComposer
 from messages.programmes import Catalogue, Programme
-from messages.snapshots import Account, MemberView, chunks, load_members, paused_programmes
+from messages.reasons import evidence_for, reason_for
+from messages.snapshots import (
+    LinkMaker,
+    MemberView,
+    chunks,
+    load_members,
+    paused_programmes,
+)
 from messages.templates import Renderer
 
 log = logging.getLogger(__name__)
 
-#: Evidence sentences kept per dimension in an invitation's reason (what ``whyme`` shows).
-_EVIDENCE_PER_DIMENSION = 3
 _SAMPLE = 5
 # An invitation row binds 10 parameters; SQLite allows 32,766 per statement.
 _INSERT_CHUNK = 200
-
-
-#: Builds the signed link for a button (action, token, expiry), or None where the web server is off.
-LinkMaker = Callable[[str, str, datetime], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +103,6 @@ class CampaignPreview:
     enqueued: int = 0
 
 
-def recipient_for(account: Account) -> tuple[Kind, Recipient]:
-    """A direct message on chat platforms, an e-mail to the address on mail."""
-    if account.platform == "mail":
-        return "email", Recipient(
-            email=account.email or account.external_id, display_name=account.display_name
-        )
-    return "dm", Recipient(user_id=account.external_id, display_name=account.display_name)
-
-
 def _insert_ignore(conn: AsyncConnection) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(Invitation).on_conflict_do_nothing(index_elements=["member_id", "programme"])
@@ -130,8 +122,7 @@ class Planner:
     ) -> None:
         self.catalogue = catalogue
         self.renderer = renderer or Renderer()
-        self.community = community
-        self.links = links
+        self._composer = InvitationComposer(self.renderer, community=community, links=links)
 
     # ---- the pipeline's entry ---------------------------------------------------------------
     async def plan(
@@ -261,7 +252,7 @@ class Planner:
             approved_by=by, platform=platform, not_before=not_before.isoformat() if not_before else None
         )
         expires_at = (not_before or at) + timedelta(days=prog.settings.expires_after_days)
-        message = self._message(view, prog, inv.token, platform, inv.segment, not_before, expires_at)
+        message = self._composer.message(view, prog, inv.token, platform, inv.segment, not_before, expires_at)
         [outbox_id] = await enqueue(conn, [message], now=at)
         res = await conn.execute(
             update(Invitation)
@@ -290,12 +281,6 @@ class Planner:
             "approved",
         )
 
-    def _button(
-        self, action: str, token: str, label: str, expires_at: datetime, *, style: Any = "secondary"
-    ) -> Button:
-        url = self.links(action, token, expires_at) if self.links else None
-        return Button(action, token, label, style, url=url)
-
     # ---- writing ----------------------------------------------------------------------------
     async def _write(
         self,
@@ -308,7 +293,7 @@ class Planner:
     ) -> list[PlannedInvitation]:
         if not chosen:
             return []
-        evidence = await _evidence(conn, {v.snapshot.member_id for v, _, _ in chosen})
+        evidence = await evidence_for(conn, {v.snapshot.member_id for v, _, _ in chosen})
         drafts: list[_Draft] = []
         for view, prog, d in chosen:
             mid = view.snapshot.member_id
@@ -327,7 +312,7 @@ class Planner:
                     "status": x.status,
                     "token": x.token,
                     "platform": x.decision.platform,
-                    "reason": _reason(
+                    "reason": reason_for(
                         x.view,
                         x.prog,
                         x.decision,
@@ -350,7 +335,7 @@ class Planner:
         written = [x for x in drafts if (x.view.snapshot.member_id, x.prog.name) in ids]
         sending = [x for x in written if not x.waiting and x.decision.platform is not None]
         messages = [
-            self._message(
+            self._composer.message(
                 x.view,
                 x.prog,
                 x.token,
@@ -402,117 +387,7 @@ class Planner:
             )
         return out
 
-    def _message(
-        self,
-        view: MemberView,
-        prog: Programme,
-        token: str,
-        platform: str,
-        segment: str,
-        not_before: datetime | None,
-        expires_at: datetime,
-    ) -> NewMessage:
-        account = view.account(platform)
-        if account is None:
-            raise BadArgument(f"member #{view.snapshot.member_id} has no deliverable {platform} account")
-        kind, to = recipient_for(account)
-        name = prog.template(platform)
-        buttons = (
-            self._button("accept", token, "Yes, count me in", expires_at, style="primary"),
-            self._button("decline", token, "No, thanks", expires_at),
-        )
-        context = {
-            "name": view.display_name or account.display_name,
-            "community": self.community,
-            "programme_title": prog.title,
-            "benefit": prog.settings.benefit,
-            "why": why_text(segment, view.decisions, prog),
-            "expires_on": f"{expires_at:%d %B %Y}",
-            "buttons": buttons,
-        }
-        rendered = self.renderer.render(name, platform, context)
-        return NewMessage(
-            dedupe_key=f"invite:{prog.name}:{view.snapshot.member_id}",
-            platform=platform,
-            kind=kind,
-            to=to,
-            text=rendered.text,
-            template=name,
-            programme=prog.name,
-            member_id=view.snapshot.member_id,
-            subject=rendered.subject,
-            html=rendered.html,
-            blocks=tuple(rendered.blocks),
-            buttons=buttons,
-            lane="broadcast",
-            not_before=not_before,
-            deliver_within=timedelta(days=prog.settings.expires_after_days),
-            consent_scope=f"programme:{prog.name}",
-        )
-
-
-def why_text(segment: str, decisions: Mapping[str, Any], prog: Programme) -> str:
-    """One line for the invitation: the segment and the values behind it."""
-    values = [
-        f"{dim.replace('_', ' ')} {str(v.get('value')).replace('_', ' ')}"
-        for dim, v in decisions.items()
-        if isinstance(v, dict) and v.get("value") not in (None, "unknown", "n/a")
-    ]
-    seg = segment.replace("_", " ")
-    tail = f" ({', '.join(values)})" if values else ""
-    return f"our segmentation counts you among {seg}{tail}; {prog.title} is for {seg}."
-
 
 def _with_invitation(snapshot: policy.MemberSnapshot, programme: str, at: datetime) -> policy.MemberSnapshot:
-    from dataclasses import replace
-
     past = (*snapshot.invitations, policy.PastInvitation(programme, "planned", at))
     return replace(snapshot, invitations=past)
-
-
-def _reason(
-    view: MemberView,
-    prog: Programme,
-    d: policy.Decision,
-    segment: str,
-    evidence: Mapping[str, list[str]],
-    *,
-    decided_by: str | None,
-) -> dict[str, Any]:
-    """Why this member got this invitation: the rule, the segment and the evidence behind it."""
-    dims = {
-        dim: {"value": v.get("value"), "confidence": v.get("confidence")}
-        for dim, v in view.decisions.items()
-        if isinstance(v, dict) and v.get("value") not in (None, "unknown")
-    }
-    return {
-        "rule": d.rule,
-        "detail": d.detail,
-        "programme": prog.name,
-        "target": prog.target.source if decided_by is None else f"segment {segment} (campaign)",
-        "segment": segment,
-        "segments": sorted(view.snapshot.segments),
-        "dimensions": dims,
-        "evidence": {dim: says for dim, says in evidence.items() if dim in dims},
-        "platform": d.platform,
-        "not_before": d.not_before.isoformat() if d.not_before else None,
-        "deferred_by": list(d.deferred_by),
-        "tz_offset_minutes": view.snapshot.tz_offset_minutes,
-        "decided_by": decided_by or "policy",
-    }
-
-
-async def _evidence(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, list[str]]]:
-    """The sentences the segmentation rules wrote for each member's current values."""
-    out: dict[int, dict[str, list[str]]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(
-                SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
-            ).where(SegmentAssignment.member_id.in_(list(chunk)), SegmentAssignment.current.is_(True))
-        )
-        for mid, dim, ev in rows:
-            items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
-            says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
-            out.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
-    return out

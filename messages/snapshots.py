@@ -2,12 +2,13 @@
 
 The planner and the hero loop both ask "may we write to this person, where, and what have
 they already had?"; this module answers for a set of members at once and hands back plain
-``MemberSnapshot`` values (plus the accounts to address), so the policy stays pure.
+``MemberSnapshot`` values (plus the accounts to address), so the policy stays pure. It
+also says how a message is addressed to one of those accounts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.outbound import Kind, Recipient
 from bot.store.live_models import Consent, Invitation, OutboxMessage, ProgrammeState
 from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
 from messages.policy import MemberSnapshot, PastInvitation, Reach
@@ -200,3 +202,16 @@ async def load_members(
         )
         views[mid] = MemberView(snapshot, name, own, decisions)
     return views
+
+
+#: Builds the signed link for a button (action, token, expiry), or None where the web server is off.
+LinkMaker = Callable[[str, str, datetime], str | None]
+
+
+def recipient_for(account: Account) -> tuple[Kind, Recipient]:
+    """A direct message on chat platforms, an e-mail to the address on mail."""
+    if account.platform == "mail":
+        return "email", Recipient(
+            email=account.email or account.external_id, display_name=account.display_name
+        )
+    return "dm", Recipient(user_id=account.external_id, display_name=account.display_name)
