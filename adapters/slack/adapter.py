@@ -18,6 +18,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -29,7 +30,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.imports.slack_translate import SlackDirectory, actor_from_user
+from adapters.imports.slack_translate import SlackDirectory
 from adapters.slack.backfill import LastSeen, backfill_channel, default_oldest, member_channels
 from adapters.slack.blocks import neutralise
 from adapters.slack.client import api_error, send_error, web_client
@@ -41,13 +42,14 @@ from adapters.slack.commands import (
 )
 from adapters.slack.inbox import Inbox, Job
 from adapters.slack.pacing import ChannelPacer, RealTimer, Timer
+from adapters.slack.profiles import Profiles
 from adapters.slack.sender import Sender
 from adapters.slack.settings import SlackSecrets, SlackSettings
 from adapters.slack.socket import SocketClient, SocketHandler
 from adapters.slack.translate import translate_event, users_in
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import CohortbotError, ConfigurationError
-from bot.core.events import Event, ProfileSeen
+from bot.core.events import Event
 from bot.core.outbound import (
     Capabilities,
     CommandReply,
@@ -125,7 +127,7 @@ class SlackAdapter:
             self.client, pacer=ChannelPacer(settings.channel_interval, timer=self.timer), clock=self.clock
         )
         self.directory = SlackDirectory(users={})
-        self._looked_up: set[str] = set()
+        self.profile = Profiles(self.client, directory=self.directory, clock=self.clock)
         self._sink: EventSink | None = None
         self._accepting = False  # between start() and stop(): new requests are queued
         self._own: frozenset[str] = frozenset()  # the bot's user and bot ids, from auth.test
@@ -301,7 +303,7 @@ class SlackAdapter:
             raise CohortbotError("the Slack adapter is not started")
         return self._sink
 
-    async def _deliver(self, event: Mapping[str, Any], received: Any) -> None:
+    async def _deliver(self, event: Mapping[str, Any], received: datetime) -> None:
         sink = self._live_sink()
         for user in users_in(event):
             for profile in await self.profile(user):
@@ -339,28 +341,6 @@ class SlackAdapter:
         if resp.status_code != 200:
             log.warning("slack: response_url answered %s: %s", resp.status_code, resp.body)
 
-    async def profile(self, user_id: str) -> list[Event]:
-        """``users.info`` once per user per run: a ProfileSeen (title, e-mail) before their first event."""
-        if user_id in self._looked_up or user_id in self.directory.users:
-            return []
-        try:
-            resp = await self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            if api_error(exc) in ("user_not_found", "user_not_visible"):
-                self._looked_up.add(user_id)
-            log.warning("slack: users.info %s failed: %s", user_id, api_error(exc) or exc)
-            return []
-        except (TimeoutError, OSError) as exc:
-            log.warning("slack: users.info %s failed: %s", user_id, exc)
-            return []
-        self._looked_up.add(user_id)
-        user = resp.get("user")
-        if not isinstance(user, Mapping):
-            return []
-        actor = actor_from_user(user)
-        self.directory.users[user_id] = actor
-        return [ProfileSeen(actor=actor, occurred_at=self.clock.now())]
-
     # -- back-fill -----------------------------------------------------------------------
 
     async def backfill(self) -> int:
@@ -370,12 +350,12 @@ class SlackAdapter:
         channels = list(self.settings.backfill_channels) or await member_channels(self.client)
         total = 0
         for channel in channels:
-            stored = await self.last_seen(channel)
-            # The store keeps Slack's native id "C…:ts"; a bare ts is accepted as well.
-            oldest = stored.rpartition(":")[2] if stored else default_oldest(
-                self.clock.now(), days=self.settings.backfill_days
-            )
             try:
+                stored = await self.last_seen(channel)
+                # The store keeps Slack's native id "C…:ts"; a bare ts is accepted as well.
+                oldest = stored.rpartition(":")[2] if stored else default_oldest(
+                    self.clock.now(), days=self.settings.backfill_days
+                )
                 total += await backfill_channel(
                     self.client, channel, team_id=self.settings.team_id, oldest=oldest,
                     limit=self.settings.backfill_limit, directory=self.directory, own=self._own,
@@ -391,6 +371,9 @@ class SlackAdapter:
     async def _backfill_once(self) -> int:
         try:
             return await self.backfill()
+        except Exception:  # e.g. users.conversations failed: the next start tries again
+            log.exception("slack: back-fill failed")
+            return 0
         finally:
             self.backfilled.set()
 
