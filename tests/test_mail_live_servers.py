@@ -8,6 +8,7 @@ import email
 import imaplib
 import re
 import shutil
+import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from pathlib import Path
 import dkim  # type: ignore[import-untyped]
 import pytest
 from fakes.mail_samples import BOT, invitation, list_post, mail, settings
-from fakes.mail_servers import IMAP_PASSWORD, Dovecot, ServerUnavailable, SmtpHandler, dovecot, smtp_server
+from fakes.mail_servers import (
+    IMAP_PASSWORD,
+    Dovecot,
+    ServerUnavailable,
+    SmtpHandler,
+    dovecot,
+    self_signed,
+    smtp_server,
+)
 
 from adapters.imports.mbox import discover_mbox
 from adapters.mail.adapter import MailAdapter
@@ -469,6 +478,37 @@ async def test_an_unreachable_smtp_server_is_a_temporary_failure() -> None:
             await adapter.send(invitation())
     finally:
         await adapter.stop()
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
+async def test_smtp_over_tls(mode: str, tmp_path: Path) -> None:
+    try:
+        cert = self_signed(tmp_path)
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    trusted = ssl.create_default_context(cafile=str(cert[0]))
+    with smtp_server(tls=mode, cert=cert) as (handler, port):
+        adapter = MailAdapter(
+            settings(smtp_port=port, smtp_tls=mode),
+            cursor_get=Cursors().get,
+            cursor_set=Cursors().set,
+            smtp_tls_context=trusted,
+        )
+        try:
+            await adapter.send(invitation())
+        finally:
+            await adapter.stop()
+        assert len(handler.messages) == 1
+        if mode == "implicit":
+            return
+        # Plain text to a server that demands STARTTLS is refused, not sent in the clear.
+        plain = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+        try:
+            with pytest.raises((TemporarySendError, PermanentSendError)):
+                await plain.send(invitation(dedupe_key="invite:plain"))
+        finally:
+            await plain.stop()
+        assert len(handler.messages) == 1
 
 
 # --- reconcile ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -205,11 +206,54 @@ class SmtpHandler:
         return "250 Message accepted for delivery"
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl (ServerUnavailable without it)."""
+    if shutil.which("openssl") is None:
+        raise ServerUnavailable("openssl is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[SmtpHandler, int]]:
+def smtp_server(
+    *, tls: str = "none", cert: tuple[Path, Path] | None = None
+) -> Iterator[tuple[SmtpHandler, int]]:
+    """aiosmtpd on 127.0.0.1; ``tls`` "starttls" (required before MAIL) or "implicit" needs ``cert``."""
     handler = SmtpHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    options: dict[str, Any] = {}
+    if tls != "none":
+        assert cert is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+        if tls == "starttls":
+            options = {"tls_context": context, "require_starttls": True}
+        else:
+            options = {"ssl_context": context}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield handler, port
