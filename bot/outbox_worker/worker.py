@@ -19,13 +19,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import LiveAdapter
 from bot.core.clock import Clock, FrozenClock
@@ -36,20 +33,16 @@ from bot.core.errors import (
     StoreUnavailable,
     TemporarySendError,
 )
-from bot.core.outbound import Lane, SendReceipt
+from bot.core.outbound import Lane
 from bot.outbox_worker.limits import Limiter, RateLimits
 from bot.outbox_worker.metrics import OutboxMetrics, SendMetrics
+from bot.outbox_worker.settling import STORE_ERRORS, SentHook, Settler
 from bot.store import Store
 from bot.store import outbox as ob
 from bot.store.outbox_views import delivery_block, depth_by_lane
 
 log = logging.getLogger(__name__)
 
-#: (conn, outbox_id, at): runs in the transaction that marks the row sent (or dead).
-SentHook = Callable[[AsyncConnection, int, datetime], Awaitable[None]]
-
-#: What an unreachable or failing database raises through SQLAlchemy and the drivers.
-STORE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, OSError, StoreUnavailable)
 _LANES: tuple[Lane, ...] = ("interactive", "broadcast")
 _MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are skipped in Python
 
@@ -87,10 +80,16 @@ class OutboxWorker:
         self._platforms = sorted(self._adapters)
         self._clock = clock
         self.worker_id = worker_id
-        self._on_sent = tuple(on_sent)
-        self._on_dead = tuple(on_dead)
         self._limiter = Limiter(limits or RateLimits())
         self.metrics = OutboxMetrics(registry, shared=metrics)
+        self._settle = Settler(
+            store,
+            clock=clock,
+            platforms=self._platforms,
+            metrics=self.metrics,
+            on_sent=on_sent,
+            on_dead=on_dead,
+        )
         self._batch = batch_size
         self._stale_after = stale_after
         self._backoff_base = backoff_base
@@ -104,8 +103,6 @@ class OutboxWorker:
         self._running = False
         self._recovered_at: datetime | None = None
         self._needs_recovery = True
-        #: Sent, but the database was gone when we went to record it: recorded first thing later.
-        self._unconfirmed: dict[int, tuple[str, SendReceipt, datetime]] = {}
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -215,8 +212,8 @@ class OutboxWorker:
 
     async def _round(self) -> tuple[int, int]:
         """Expire, then claim and deliver until nothing is due or allowed; (settled, claimed)."""
-        await self._flush_unconfirmed()
-        settled = await self._expire(self._clock.now())
+        await self._settle.flush()
+        settled = await self._settle.expire(self._clock.now())
         claimed = 0
         while not self._stopping:
             now = self._clock.now()
@@ -232,7 +229,7 @@ class OutboxWorker:
             claimed += len(rows)
             for i, row in enumerate(rows):
                 if self._stopping:
-                    await self._release([r.id for r in rows[i:]])
+                    await self._settle.release([r.id for r in rows[i:]])
                     break
                 paused = self._limiter.paused_until(row.destination, self._clock.now())
                 if paused is not None:  # a 429 earlier in this batch: the rest for that place waits
@@ -300,7 +297,7 @@ class OutboxWorker:
         except TemporarySendError as exc:
             return await self._temporary(row, f"{exc}")
         except PermanentSendError as exc:
-            await self._dead(row.id, row.platform, f"permanent: {exc}")
+            await self._settle.dead(row.id, row.platform, f"permanent: {exc}")
             return True
         except SendError as exc:
             return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
@@ -308,7 +305,7 @@ class OutboxWorker:
             log.exception("outbox %d: adapter %s raised", row.id, row.platform)
             return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
         self.metrics.shared.sent(row.platform, seconds=time.perf_counter() - started)
-        await self._record_sent(row.id, row.platform, receipt, self._clock.now())
+        await self._settle.sent(row.id, row.platform, receipt, self._clock.now())
         return True
 
     async def _rate_limited(self, row: ob.OutboxRow, exc: RateLimited) -> bool:
@@ -317,7 +314,7 @@ class OutboxWorker:
         self._limiter.pause(row.platform, row.destination, now=now, until=until)
         if until > row.deliver_until:
             reason = f"expired: rate limited until {until.isoformat()}, past deliver_until"
-            await self._dead(row.id, row.platform, reason)
+            await self._settle.dead(row.id, row.platform, reason)
             return True
         async with self._store.connection() as conn:
             error = f"rate limited: retry after {exc.retry_after:g}s"
@@ -344,7 +341,7 @@ class OutboxWorker:
         at = now + self._backoff(attempts)
         if at > row.deliver_until:
             reason = f"gave up after {attempts} attempts before deliver_until: {error}"
-            await self._dead(row.id, row.platform, reason)
+            await self._settle.dead(row.id, row.platform, reason)
             return True
         async with self._store.connection() as conn:
             await ob.reschedule(conn, row.id, not_before=at, error=f"temporary: {error}")
@@ -360,126 +357,11 @@ class OutboxWorker:
         )
         return False
 
-    # -- settling, with the hooks in the same transaction -------------------------------------
-
-    async def _record_sent(self, outbox_id: int, platform: str, receipt: SendReceipt, at: datetime) -> None:
-        try:
-            async with self._store.connection() as conn:
-                if await ob.mark_sent(conn, outbox_id, receipt, now=at):
-                    for hook in self._on_sent:
-                        await hook(conn, outbox_id, at)
-        except STORE_ERRORS:
-            self._unconfirmed[outbox_id] = (platform, receipt, at)
-            raise
-        except Exception:
-            # A hook's bug must not make us send again: record the receipt without the hooks.
-            log.exception("outbox %d: on_sent hook failed; recording the send without it", outbox_id)
-            try:
-                async with self._store.connection() as conn:
-                    await ob.mark_sent(conn, outbox_id, receipt, now=at)
-            except STORE_ERRORS:
-                self._unconfirmed[outbox_id] = (platform, receipt, at)
-                raise
-        self._unconfirmed.pop(outbox_id, None)
-
-    async def _flush_unconfirmed(self) -> None:
-        for outbox_id, (platform, receipt, at) in list(self._unconfirmed.items()):
-            await self._record_sent(outbox_id, platform, receipt, at)
-            log.info("outbox %d: send recorded after the database came back", outbox_id)
-
-    async def _dead(self, outbox_id: int, platform: str, reason: str) -> None:
-        at = self._clock.now()
-        try:
-            async with self._store.connection() as conn:
-                if await ob.mark_dead(conn, outbox_id, reason=reason):
-                    for hook in self._on_dead:
-                        await hook(conn, outbox_id, at)
-        except STORE_ERRORS:
-            raise
-        except Exception:
-            log.exception("outbox %d: on_dead hook failed; dead-lettering without it", outbox_id)
-            async with self._store.connection() as conn:
-                await ob.mark_dead(conn, outbox_id, reason=reason)
-        self.metrics.shared.dead(platform)
-        log.warning(
-            "outbox %d dead on %s: %s",
-            outbox_id,
-            platform,
-            reason,
-            extra={"outbox_id": outbox_id, "platform": platform},
-        )
-
-    async def _expire(self, now: datetime) -> int:
-        async def expire(with_hooks: bool) -> list[tuple[int, str]]:
-            async with self._store.connection() as conn:
-                rows = await ob.expire_overdue(conn, now=now, platforms=self._platforms)
-                for outbox_id, _ in rows if with_hooks else ():
-                    for hook in self._on_dead:
-                        await hook(conn, outbox_id, now)
-                return rows
-
-        try:
-            rows = await expire(True)
-        except STORE_ERRORS:
-            raise
-        except Exception:
-            log.exception("outbox: on_dead hook failed while expiring; expiring without it")
-            rows = await expire(False)
-        for outbox_id, platform in rows:
-            self.metrics.shared.dead(platform)
-            log.warning(
-                "outbox %d dead on %s: expired",
-                outbox_id,
-                platform,
-                extra={"outbox_id": outbox_id, "platform": platform},
-            )
-        return len(rows)
-
-    async def _release(self, ids: Sequence[int]) -> None:
-        async with self._store.connection() as conn:
-            for outbox_id in ids:
-                await ob.release(conn, outbox_id)
-
-    # -- crash recovery ----------------------------------------------------------------------
-
     async def _recover(self) -> int:
-        """Settle rows left "sending" by a crash of this worker, or stale from any worker.
-
-        Returns how many the platform turned out to have already (recorded as sent).
-        """
-        reconciled = 0
-        await self._flush_unconfirmed()
         now = self._clock.now()
-        async with self._store.connection() as conn:
-            rows = await ob.stale_sending(
-                conn,
-                worker_id=self.worker_id,
-                stale_before=now - self._stale_after,
-                platforms=self._platforms,
-                exclude=list(self._unconfirmed),
-            )
-        for row in rows:
-            adapter = self._adapters[row.platform]
-            if not adapter.capabilities.idempotent_send:
-                try:
-                    receipt = await adapter.reconcile(row.to_message())
-                except SendError as exc:
-                    log.warning(
-                        "outbox %d: reconcile with %s failed, trying again later: %s",
-                        row.id,
-                        row.platform,
-                        exc,
-                    )
-                    continue
-                if receipt is not None:
-                    log.info("outbox %d: the platform already has it; recorded as sent", row.id)
-                    await self._record_sent(row.id, row.platform, receipt, now)
-                    reconciled += 1
-                    continue
-            # The platform drops a repeated idempotency key, or reconcile found nothing: resend.
-            async with self._store.connection() as conn:
-                await ob.release(conn, row.id)
-            log.info("outbox %d left sending by %s: released for a resend", row.id, row.claimed_by)
+        reconciled = await self._settle.recover(
+            self._adapters, worker_id=self.worker_id, stale_after=self._stale_after
+        )
         self._recovered_at = now
         self._needs_recovery = False
         return reconciled
