@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 from fakes.slack_api import FakeSlackApi
@@ -92,10 +93,11 @@ async def test_a_channel_with_nothing_stored_is_read_back_the_configured_days_in
     assert api.of("users.conversations") == []  # configured channels, none discovered
 
 
-async def test_a_429_during_backfill_is_waited_out() -> None:
+async def test_429s_during_backfill_are_waited_out_however_many() -> None:
     api = await FakeSlackApi().start()
     api.history["C1"] = [msg("1700000002.000000", "late")]
-    api.rate_limit("conversations.history", times=1, retry_after=20)
+    # more 429s than the client's own retries (3): the back-fill keeps waiting, as Slack asks
+    api.rate_limit("conversations.history", times=6, retry_after=60)
     sink = RecordingSink()
     adapter = await _adapter(api, {"C1": "1700000001.000000"}, backfill_channels=("C1",))
     try:
@@ -104,5 +106,7 @@ async def test_a_429_during_backfill_is_waited_out() -> None:
         await adapter.stop()
     finally:
         await api.close()
-    first, second = api.of("conversations.history")
-    assert second.at - first.at >= 20
+    calls = api.of("conversations.history")
+    assert [c.status for c in calls] == [429] * 6 + [200]
+    assert all(b.at - a.at >= 60 for a, b in itertools.pairwise(calls))
+    assert [p.text.own for p in sink.of(MessagePosted)] == ["late"]

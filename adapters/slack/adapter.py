@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.imports.slack_translate import SlackDirectory
-from adapters.slack.backfill import LastSeen, backfill_channel, default_oldest, member_channels
+from adapters.slack.backfill import LastSeen, Reader, backfill_channel, default_oldest, member_channels
 from adapters.slack.blocks import neutralise
 from adapters.slack.client import api_error, send_error, web_client
 from adapters.slack.commands import (
@@ -347,7 +347,8 @@ class SlackAdapter:
         """Read every channel's history since the last stored message; returns messages read."""
         if self.last_seen is None:
             return 0
-        channels = list(self.settings.backfill_channels) or await member_channels(self.client)
+        read = Reader(self.client, timer=self.timer)
+        channels = list(self.settings.backfill_channels) or await member_channels(read)
         total = 0
         for channel in channels:
             try:
@@ -357,7 +358,7 @@ class SlackAdapter:
                     self.clock.now(), days=self.settings.backfill_days
                 )
                 total += await backfill_channel(
-                    self.client, channel, team_id=self.settings.team_id, oldest=oldest,
+                    read, channel, team_id=self.settings.team_id, oldest=oldest,
                     limit=self.settings.backfill_limit, directory=self.directory, own=self._own,
                     profiles=self.profile, deliver=self._deliver_many,
                 )
