@@ -112,9 +112,17 @@ class Hero:
             return result
         targets = await read_rows(conn, {r.target for r in rows.values() if r.target} - set(rows))
         targets.update(rows)
-        # A ✅ names the answer; the answer's own target is the question.
+        # A ✅ names the answer, and so may "that worked" written in reply to it: the answer's
+        # own target is then the question.
+        solved = {
+            r.uid
+            for r in rows.values()
+            if r.kind == "message" and r.target and message_signals(r.own_text).has(SOLVED)
+        }
         second = {
-            t.target for r in rows.values() if r.kind == "reaction" and (t := targets.get(r.target or ""))
+            t.target
+            for r in rows.values()
+            if (r.kind == "reaction" or r.uid in solved) and (t := targets.get(r.target or ""))
         }
         more = {u for u in second if u and u not in targets}
         if more:
@@ -124,24 +132,19 @@ class Hero:
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue
+            outcome: CheckOutcome | None = None
             if row.kind == "reaction":
                 outcome = await self._reaction(conn, row, targets, at=now)
-                if outcome:
-                    result.outcomes.append(outcome)
-                continue
-            outcome = await self._reply_to_check(conn, row, at=now) if row.member_id in askers else None
-            if outcome:
+            elif row.member_id in askers:
+                outcome = await self._reply_to_check(conn, row, at=now)
+            if outcome is None and row.uid in solved:
+                outcome = await self._said_solved(conn, row, targets, at=now)
+            if outcome is not None:
                 result.outcomes.append(outcome)
+            if outcome is not None or row.kind != "message":
                 continue
             question = targets.get(row.target or "")
-            if question is None or question.kind != "message":
-                continue
-            if question.member_id == row.member_id:
-                # The asker again, under their own question: "that worked" is a yes.
-                if message_signals(row.own_text).has(SOLVED):
-                    outcome = await self._confirm_question(conn, question.uid, solved=True, at=now)
-                    if outcome:
-                        result.outcomes.append(outcome)
+            if question is None or question.kind != "message" or question.member_id == row.member_id:
                 continue
             if question.member_id in bots or not is_question(question.own_text):
                 continue
@@ -258,6 +261,23 @@ class Hero:
             return None  # only the asker's ✅ confirms
         return await self._confirm_question(
             conn, question.uid, solved=True, at=at, helper=answer.member_id, answer_uid=answer.uid
+        )
+
+    async def _said_solved(
+        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime
+    ) -> CheckOutcome | None:
+        """The asker writing "that worked": under their own question (the check's helper is
+        credited) or in reply to an answer to it (that answer's author is)."""
+        target = targets.get(row.target or "")
+        if target is None or target.kind != "message":
+            return None
+        if target.member_id == row.member_id:
+            return await self._confirm_question(conn, target.uid, solved=True, at=at)
+        question = targets.get(target.target or "")
+        if question is None or question.member_id != row.member_id:
+            return None
+        return await self._confirm_question(
+            conn, question.uid, solved=True, at=at, helper=target.member_id, answer_uid=target.uid
         )
 
     async def _reply_to_check(self, conn: AsyncConnection, row: Row, *, at: datetime) -> CheckOutcome | None:

@@ -202,3 +202,17 @@ async def test_a_short_dm_to_the_bot_answers_the_latest_sent_check(store: Store,
     await _feed(store, hero, [message(ASKER, "Solved, thank you!", channel="DM")], minutes=80)
     assert (await _check(store))[1] == "solved"
     assert len(await _points(store)) == 1
+
+
+async def test_thanks_that_worked_in_reply_to_an_answer_credits_that_answer(store: Store, hero: Hero) -> None:
+    first = message(HELPER, "Upgrading to 2.1 fixed it for me.", reply_to=QUESTION.uid)  # says "fixed it"
+    other = actor("other")
+    second = message(other, "Use the installer from the site.", reply_to=QUESTION.uid)
+    await _feed(store, hero, [QUESTION, first, second])
+    assert (await _check(store))[1] == "asked"  # the first answer started the check, whatever it said
+    await _feed(store, hero, [message(ASKER, "Thanks, that worked!", reply_to=second.uid)], minutes=20)
+    async with store.connection() as conn:
+        other_id = await member_id(conn, other)
+    _, status, helper = await _check(store)
+    assert (status, helper) == ("solved", other_id)
+    assert await _points(store) == [(other_id, 1, "community-hero")]
