@@ -39,6 +39,7 @@ from bot.store.live_models import (
     Invitation,
     MemberMerge,
     MergeSuggestion,
+    OutboxMessage,
     PendingConfirmation,
     ProgrammePoints,
     SolutionCheck,
@@ -94,6 +95,25 @@ async def alice_everywhere(world: World) -> tuple[int, int]:
                 member_id=alice, features={"messages": 2}, segments=["developers"], classified_at=T0
             )
         )
+        # Alice is also a manager: she pinned one of Bob's values, opted him out of the digest,
+        # chose him for a programme; and the digest that went to Bob names her.
+        await set_consent(conn, bob, "digest", "out", source=f"manager discord:{ALICE_DISCORD}", at=T0)
+        await conn.execute(
+            insert(Invitation).values(
+                member_id=bob, programme="champions", segment="champions", status="sent", token="tok-b",
+                platform="slack", reason={"rule": "campaign", "decided_by": f"discord:{ALICE_DISCORD}"},
+                decided_by=f"discord:{ALICE_DISCORD}", planned_at=T0,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            insert(OutboxMessage).values(
+                dedupe_key="digest:w48:bob", member_id=bob, platform="slack", kind="dm",
+                recipient={"user_id": BOB_SLACK},
+                body={"text": "New champion this week: Alice Liddell (alice_l)."},
+                template="digest", lane="broadcast", destination="slack:dm", status="sent", not_before=T0,
+                deliver_until=T0, created_at=T0,
+            )
+        )  # fmt: skip
         # Alice is also a manager who pinned one of Bob's values.
         pin = {
             "value": "technical",
@@ -186,6 +206,8 @@ async def test_forgetme_erases_from_every_table(world: World) -> None:
     assert after["audit_log"][-1]["actor"] == "[erased]"
     digest = after["digest_run"][0]["content"]
     assert digest["champions"][1] == {"member_id": bob}
+    bodies = [r["body"]["text"] for r in after["outbox"] if r["member_id"] == bob]
+    assert "New champion this week: [erased] ([erased])." in bodies
 
 
 async def test_erased_people_are_not_brought_back_by_events(world: World) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +52,7 @@ __all__ = [
 
 ConsentState = Literal["in", "out"]
 ERASED = "[erased]"
+_MIN_MENTION = 4
 
 #: How erasure treats every table: a new table must be added here (a test checks), so nobody
 #: forgets to decide what erasing a person means for it.
@@ -60,16 +62,16 @@ COVERAGE: dict[str, str] = {
     "activity": "cascade",
     "member_features": "cascade; copies of overrides they pinned as a manager scrubbed",
     "segment_assignment": "cascade; pinned_by naming them (as a manager) scrubbed, with its evidence",
-    "consent": "cascade",
-    "invitation": "cascade; decided_by naming them scrubbed",
+    "consent": "cascade; sources naming them (a manager's opt-out for someone) scrubbed",
+    "invitation": "cascade; decided_by and mentions in reasons scrubbed",
     "programme_points": "cascade",
     "solution_check": "cascade (as asker or helper)",
-    "outbox": "cascade; rows addressed to their accounts without member_id deleted",
+    "outbox": "cascade; rows addressed to their accounts deleted; mentions in others' messages blanked",
     "member_merge": "cascade as kept member; rows where they were the merged member deleted; by scrubbed",
     "merge_suggestion": "cascade",
     "audit_log": "rows they made or that name them anonymised",
     "pending_confirmation": "their held commands deleted",
-    "digest_run": "entries about them in stored digests replaced",
+    "digest_run": "entries about them and mentions of them in stored digests replaced",
     "programme_state": "changed_by naming them scrubbed",
     "erasure": "receives the hashes of their accounts",
     "place": "no personal data (channels)",
@@ -234,7 +236,7 @@ async def erase_member(conn: AsyncConnection, member_id: int, *, at: datetime) -
         )
         scrub["pinned_by"] = await _scrub_pins(conn, actors)
     scrub["audit_log"] = await _scrub_audit(conn, member_id, keys.actor_keys, names)
-    scrub["digest_run"] = await _scrub_digests(conn, member_id, names)
+    scrub.update(await _scrub_mentions(conn, member_id, names))
     await conn.execute(delete(Member).where(Member.id == member_id))
     log.info("erased member #%d (%d accounts, %d hashes kept)", member_id, report.identities, report.hashes)
     return report
@@ -320,35 +322,86 @@ async def _scrub_audit(
     return changed
 
 
-def _redact(value: Any, member_id: int, names: set[str]) -> tuple[Any, bool]:
-    """A stored digest with every entry about the member replaced; True when anything changed."""
+def _mentions(names: set[str]) -> re.Pattern[str] | None:
+    """Their names, accounts and addresses anywhere inside a text (short names are left alone:
+    three letters would match too much of other people's words)."""
+    needles = sorted((n for n in names if len(n) >= _MIN_MENTION), key=len, reverse=True)
+    if not needles:
+        return None
+    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in needles), re.IGNORECASE)
+
+
+def _redact(value: Any, member_id: int | None, pattern: re.Pattern[str] | None) -> tuple[Any, bool]:
+    """JSON with every entry about the member replaced and every mention of them blanked;
+    True when anything changed."""
     if isinstance(value, dict):
-        if value.get("member_id") == member_id:
+        if member_id is not None and value.get("member_id") == member_id:
             return {"member_id": None, "display_name": ERASED}, True
         out, hit = {}, False
         for k, v in value.items():
-            out[k], h = _redact(v, member_id, names)
+            out[k], h = _redact(v, member_id, pattern)
             hit |= h
         return out, hit
     if isinstance(value, list):
         items, hit = [], False
         for v in value:
-            new, h = _redact(v, member_id, names)
+            new, h = _redact(v, member_id, pattern)
             items.append(new)
             hit |= h
         return items, hit
-    if isinstance(value, str) and value.strip().lower() in names:
-        return ERASED, True
+    if isinstance(value, str) and pattern is not None:
+        new_text, count = pattern.subn(ERASED, value)
+        return new_text, bool(count)
     return value, False
 
 
-async def _scrub_digests(conn: AsyncConnection, member_id: int, names: set[str]) -> int:
+async def _scrub_json(
+    conn: AsyncConnection,
+    column: Any,
+    key: Any,
+    member_id: int | None,
+    pattern: re.Pattern[str] | None,
+    needles: list[str],
+) -> int:
+    """Rewrite the JSON ``column`` of rows whose text mentions them (or names their member id)."""
+    if pattern is None and member_id is None:
+        return 0
+    text = func.lower(cast(column, String))
+    conditions = [text.contains(n) for n in needles]
+    if member_id is not None:
+        conditions.append(text.contains(f'"member_id": {member_id}'))
+        conditions.append(text.contains(f'"member_id":{member_id}'))
     changed = 0
-    for row_id, content in await conn.execute(
-        select(DigestRun.id, DigestRun.content).where(DigestRun.content.is_not(None))
-    ):
-        new, hit = _redact(content, member_id, names)
+    for row_key, value in (await conn.execute(select(key, column).where(or_(*conditions)))).all():
+        new, hit = _redact(value, member_id, pattern)
         if hit:
-            await conn.execute(update(DigestRun).where(DigestRun.id == row_id).values(content=new))
+            await conn.execute(update(key.table).where(key == row_key).values({column.key: new}))
             changed += 1
     return changed
+
+
+async def _scrub_mentions(conn: AsyncConnection, member_id: int, names: set[str]) -> dict[str, int]:
+    """Stored digests, other people's messages in the outbox, invitation reasons and consent
+    sources that mention them (a digest's champions, a manager's name in a decision)."""
+    pattern = _mentions(names)
+    needles = sorted(n for n in names if len(n) >= _MIN_MENTION)
+    out = {
+        "digest_run": await _scrub_json(conn, DigestRun.content, DigestRun.id, member_id, pattern, needles),
+        "outbox_bodies": await _scrub_json(
+            conn, OutboxMessage.body, OutboxMessage.id, None, pattern, needles
+        ),
+        "invitation_reasons": await _scrub_json(
+            conn, Invitation.reason, Invitation.id, None, pattern, needles
+        ),
+    }
+    if pattern is not None and needles:
+        rows = await conn.execute(
+            select(Consent.id, Consent.source).where(
+                or_(*(func.lower(Consent.source).contains(n) for n in needles))
+            )
+        )
+        for row_id, source in rows.all():
+            await conn.execute(
+                update(Consent).where(Consent.id == row_id).values(source=pattern.sub(ERASED, source))
+            )
+    return out
