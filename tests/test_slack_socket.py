@@ -125,3 +125,25 @@ async def test_a_slash_command_over_the_socket(socket: Socket) -> None:
     ]
     assert ours not in socket.server.ack_payloads  # a bare ack; the answer follows by response URL
     assert "another Slack workspace" in socket.server.ack_payloads[theirs]["text"]
+
+
+async def test_a_fixed_socket_url_skips_apps_connections_open() -> None:
+    api = await FakeSlackApi().start()
+    server = await FakeSocketMode().start()
+    settings = SlackSettings(
+        mode="socket", team_id=TEAM, api_base_url=api.api_url, socket_mode_url=server.url
+    )
+    adapter = SlackAdapter(settings, secrets=SECRETS, timer=api.timer)
+    sink = RecordingSink()
+    try:
+        await adapter.start(sink)
+        await server.wait_for(lambda: server.connections == 1)
+        await server.deliver(event(1))
+        await server.wait_for(lambda: not server.pending)
+        await adapter.inbox.drain()
+    finally:
+        await adapter.stop()
+        await server.close()
+        await api.close()
+    assert [e.text.own for e in sink.of(MessagePosted)] == ["message 1"]
+    assert api.of("apps.connections.open") == []
