@@ -81,13 +81,15 @@ async def digest(ctx: CommandContext) -> CommandReply:
             summary(built), attachment=(f"digest-{built.week}.html", render_html(built).encode("utf-8"))
         )
     if not isinstance(ctx.services.digest, DigestService):
-        return CommandReply("The digest is not configured here (no [digest] destinations); use preview.",
-                            ok=False)
+        return CommandReply(
+            "The digest is not configured here (no [digest] destinations); use preview.", ok=False
+        )
     try:
         result = await service.send_now(week_text)
     except ValueError as exc:
         raise BadArgument(str(exc)) from None
     if result.enqueued and ctx.services.wake_outbox is not None:
         ctx.services.wake_outbox()
-    return CommandReply(_OUTCOMES[result.outcome].format(week=result.week, n=result.enqueued),
-                        ok=result.outcome != "lost")
+    return CommandReply(
+        _OUTCOMES[result.outcome].format(week=result.week, n=result.enqueued), ok=result.outcome != "lost"
+    )
