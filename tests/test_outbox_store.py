@@ -93,9 +93,9 @@ async def test_candidates_are_due_rows_of_one_lane_oldest_first(store: Store) ->
         dm("i1", lane="interactive"),
     )
     async with store.connection() as conn:
-        broadcast = await ob.due_candidates(conn, lane="broadcast", now=T0, platforms=["discord", "slack"])
-        interactive = await ob.due_candidates(conn, lane="interactive", now=T0, platforms=["discord"])
-        no_slack = await ob.due_candidates(
+        broadcast = await views.due_candidates(conn, lane="broadcast", now=T0, platforms=["discord", "slack"])
+        interactive = await views.due_candidates(conn, lane="interactive", now=T0, platforms=["discord"])
+        no_slack = await views.due_candidates(
             conn,
             lane="broadcast",
             now=T0,
@@ -139,7 +139,7 @@ async def test_stale_sending_rows_are_found_for_their_worker_or_by_age(store: St
         await ob.claim(conn, ids[:1], now=T0, worker_id="me")
         await ob.claim(conn, ids[1:2], now=T0 - timedelta(hours=1), worker_id="gone")
         await ob.claim(conn, ids[2:], now=T0, worker_id="busy")
-        stale = await ob.stale_sending(
+        stale = await views.stale_sending(
             conn, worker_id="me", stale_before=T0 - timedelta(minutes=10), platforms=["discord"]
         )
         assert [r.dedupe_key for r in stale] == ["mine", "old"]

@@ -23,6 +23,7 @@ from bot.core.outbound import SendReceipt
 from bot.outbox_worker.metrics import OutboxMetrics
 from bot.store import Store
 from bot.store import outbox as ob
+from bot.store import outbox_views as views
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class Settler:
         await self.flush()
         now = self._clock.now()
         async with self._store.connection() as conn:
-            rows = await ob.stale_sending(
+            rows = await views.stale_sending(
                 conn,
                 worker_id=worker_id,
                 stale_before=now - stale_after,

@@ -39,7 +39,7 @@ from bot.outbox_worker.metrics import OutboxMetrics, SendMetrics
 from bot.outbox_worker.settling import STORE_ERRORS, SentHook, Settler
 from bot.store import Store
 from bot.store import outbox as ob
-from bot.store.outbox_views import delivery_block, depth_by_lane
+from bot.store import outbox_views as views
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class OutboxWorker:
         dests, plats = self._limiter.blocked(now)
         skip = sorted(dests, key=lambda d: dests[d], reverse=True)[:_MAX_SKIP]
         async with self._store.connection() as conn:
-            candidates = await ob.due_candidates(
+            candidates = await views.due_candidates(
                 conn,
                 lane=lane,
                 now=now,
@@ -275,7 +275,7 @@ class OutboxWorker:
         async with self._store.connection() as conn:
             if not await ob.hold(conn, row.id, now=now, worker_id=self.worker_id):
                 return False  # erased or reclaimed meanwhile: not ours to send
-            reason = await delivery_block(conn, row)
+            reason = await views.delivery_block(conn, row)
             if reason is not None:
                 if await ob.mark_cancelled(conn, row.id, reason=reason):
                     self.metrics.cancelled.labels(row.platform).inc()
@@ -371,8 +371,8 @@ class OutboxWorker:
         dests, plats = self._limiter.blocked(now)
         self._limiter.forget_idle(now)
         async with self._store.connection() as conn:
-            nxt = await ob.next_due(conn, after=now, platforms=self._platforms)
-            due_now = await ob.has_due(conn, now=now, platforms=self._platforms)
+            nxt = await views.next_due(conn, after=now, platforms=self._platforms)
+            due_now = await views.has_due(conn, now=now, platforms=self._platforms)
         times = [nxt] if nxt is not None else []
         if due_now:
             waits = [*dests.values(), *plats.values()]
@@ -381,6 +381,6 @@ class OutboxWorker:
 
     async def _update_depth(self) -> None:
         async with self._store.connection() as conn:
-            depth = await depth_by_lane(conn)
+            depth = await views.depth_by_lane(conn)
         for lane in _LANES:
             self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))

@@ -8,8 +8,8 @@ settles each one: sent (with the receipt), rescheduled, dead (with the reason) o
 
 States: pending -> sending (claimed, committed before the platform is called) -> sent | dead |
 cancelled; a "sending" row left by a crashed worker is released back to pending or marked
-sent after reconciliation. The admin views (counts, dead rows, retry) are in
-``bot.store.outbox_views``.
+sent after reconciliation. The reads (due rows, stale claims, the pre-send check, the admin
+views) are in ``bot.store.outbox_views``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, func, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -210,42 +210,6 @@ class OutboxRow:
         )
 
 
-async def due_candidates(
-    conn: AsyncConnection,
-    *,
-    lane: Lane,
-    now: datetime,
-    platforms: Collection[str],
-    skip_destinations: Collection[str] = (),
-    skip_platforms: Collection[str] = (),
-    limit: int = 50,
-) -> list[tuple[int, str, str]]:
-    """(id, platform, destination) of due pending rows in one lane, oldest first; no lock taken.
-
-    The worker picks the ones its rate limits allow and claims those with ``claim``;
-    destinations and platforms that are waiting for a token are left out so they cannot
-    starve the rest.
-    """
-    wanted = [p for p in platforms if p not in skip_platforms]
-    if not wanted:
-        return []
-    cond = [
-        _C.status == "pending",
-        _C.lane == lane,
-        _C.not_before <= now,
-        _C.platform.in_(wanted),
-    ]
-    if skip_destinations:
-        cond.append(_C.destination.not_in(list(skip_destinations)))
-    stmt = (
-        select(_C.id, _C.platform, _C.destination)
-        .where(and_(*cond))
-        .order_by(_C.not_before, _C.id)
-        .limit(limit)
-    )
-    return [(r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all()]
-
-
 async def claim(
     conn: AsyncConnection, ids: Collection[int], *, now: datetime, worker_id: str
 ) -> list[OutboxRow]:
@@ -363,26 +327,6 @@ async def expire_overdue(
     return [(r[0], r[1]) for r in (await conn.execute(stmt)).all()]
 
 
-async def stale_sending(
-    conn: AsyncConnection,
-    *,
-    worker_id: str,
-    stale_before: datetime,
-    platforms: Collection[str],
-    exclude: Collection[int] = (),
-) -> list[OutboxRow]:
-    """Rows left "sending": this worker's own (it restarted) and anyone's claimed before ``stale_before``."""
-    cond = [
-        _C.status == "sending",
-        _C.platform.in_(list(platforms)),
-        (_C.claimed_by == worker_id) | (_C.claimed_at < stale_before) | _C.claimed_at.is_(None),
-    ]
-    if exclude:
-        cond.append(_C.id.not_in(list(exclude)))
-    stmt = select(OUTBOX).where(and_(*cond)).order_by(_C.id)
-    return [OutboxRow.from_row(r) for r in (await conn.execute(stmt)).all()]
-
-
 async def release(conn: AsyncConnection, outbox_id: int) -> bool:
     """Give a "sending" row back to pending, due at once (after a crash, or on a clean stop)."""
     res = await conn.execute(
@@ -391,21 +335,3 @@ async def release(conn: AsyncConnection, outbox_id: int) -> bool:
         .values(status="pending", claimed_by=None, claimed_at=None)
     )
     return bool(res.rowcount)
-
-
-async def next_due(conn: AsyncConnection, *, after: datetime, platforms: Collection[str]) -> datetime | None:
-    """The earliest ``not_before`` of a pending row later than ``after``."""
-    stmt = select(func.min(_C.not_before)).where(
-        _C.status == "pending", _C.not_before > after, _C.platform.in_(list(platforms))
-    )
-    value: datetime | None = (await conn.execute(stmt)).scalar()
-    return value
-
-
-async def has_due(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> bool:
-    stmt = (
-        select(_C.id)
-        .where(_C.status == "pending", _C.not_before <= now, _C.platform.in_(list(platforms)))
-        .limit(1)
-    )
-    return (await conn.execute(stmt)).first() is not None

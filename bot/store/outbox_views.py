@@ -1,4 +1,4 @@
-"""Reads over the outbox: the last check before a send, and the managers' views and retry.
+"""Reads over the outbox: due rows, stale claims, the last check before a send, the managers' views.
 
 ``delivery_block`` is asked right before every send, so an opt-out, an erasure or a
 bounce recorded a moment ago stops a message that was enqueued days earlier.
@@ -6,12 +6,14 @@ bounce recorded a moment ago stops a message that was enqueued days earlier.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.outbound import Lane
 from bot.store.live_models import Consent, Erasure
 from bot.store.models import Identity, Member
 from bot.store.outbox import OUTBOX, OutboxRow
@@ -155,3 +157,80 @@ async def retry_dead(
         )
     )
     return bool(res.rowcount)
+
+
+# -- what the worker reads between claims ----------------------------------------------------
+
+
+async def due_candidates(
+    conn: AsyncConnection,
+    *,
+    lane: Lane,
+    now: datetime,
+    platforms: Collection[str],
+    skip_destinations: Collection[str] = (),
+    skip_platforms: Collection[str] = (),
+    limit: int = 50,
+) -> list[tuple[int, str, str]]:
+    """(id, platform, destination) of due pending rows in one lane, oldest first; no lock taken.
+
+    The worker picks the ones its rate limits allow and claims those with ``claim``;
+    destinations and platforms that are waiting for a token are left out so they cannot
+    starve the rest.
+    """
+    wanted = [p for p in platforms if p not in skip_platforms]
+    if not wanted:
+        return []
+    cond = [
+        _C.status == "pending",
+        _C.lane == lane,
+        _C.not_before <= now,
+        _C.platform.in_(wanted),
+    ]
+    if skip_destinations:
+        cond.append(_C.destination.not_in(list(skip_destinations)))
+    stmt = (
+        select(_C.id, _C.platform, _C.destination)
+        .where(and_(*cond))
+        .order_by(_C.not_before, _C.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all()]
+
+
+async def stale_sending(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    stale_before: datetime,
+    platforms: Collection[str],
+    exclude: Collection[int] = (),
+) -> list[OutboxRow]:
+    """Rows left "sending": this worker's own (it restarted) and anyone's claimed before ``stale_before``."""
+    cond = [
+        _C.status == "sending",
+        _C.platform.in_(list(platforms)),
+        (_C.claimed_by == worker_id) | (_C.claimed_at < stale_before) | _C.claimed_at.is_(None),
+    ]
+    if exclude:
+        cond.append(_C.id.not_in(list(exclude)))
+    stmt = select(OUTBOX).where(and_(*cond)).order_by(_C.id)
+    return [OutboxRow.from_row(r) for r in (await conn.execute(stmt)).all()]
+
+
+async def next_due(conn: AsyncConnection, *, after: datetime, platforms: Collection[str]) -> datetime | None:
+    """The earliest ``not_before`` of a pending row later than ``after``."""
+    stmt = select(func.min(_C.not_before)).where(
+        _C.status == "pending", _C.not_before > after, _C.platform.in_(list(platforms))
+    )
+    value: datetime | None = (await conn.execute(stmt)).scalar()
+    return value
+
+
+async def has_due(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> bool:
+    stmt = (
+        select(_C.id)
+        .where(_C.status == "pending", _C.not_before <= now, _C.platform.in_(list(platforms)))
+        .limit(1)
+    )
+    return (await conn.execute(stmt)).first() is not None
