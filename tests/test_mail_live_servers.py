@@ -569,3 +569,14 @@ async def test_a_reply_to_an_invitation_read_over_imap_is_a_click(
         "tok-accept-42",
         "ada@example.com",
     )
+
+
+async def test_an_address_smtp_cannot_carry_is_permanent(smtp: tuple[SmtpHandler, int]) -> None:
+    handler, port = smtp
+    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    try:
+        with pytest.raises(PermanentSendError):
+            await adapter.send(invitation(to=Recipient(email="jürgen@exämple.de")))
+    finally:
+        await adapter.stop()
+    assert handler.messages == []

@@ -88,6 +88,9 @@ class SmtpSender:
             except aiosmtplib.SMTPAuthenticationError as exc:
                 await self._drop()
                 raise _login_refused(exc) from exc
+            except (aiosmtplib.SMTPNotSupported, ValueError) as exc:
+                # An address SMTP cannot carry here (non-ASCII without SMTPUTF8): no retry helps.
+                raise PermanentSendError(f"cannot send to {', '.join(recipients)}: {exc}") from exc
             except aiosmtplib.SMTPResponseException as exc:
                 # MAIL FROM or DATA refused: the answer is the same for every recipient.
                 if exc.code >= 500 or exc.code < 400:
