@@ -580,3 +580,42 @@ async def test_an_address_smtp_cannot_carry_is_permanent(smtp: tuple[SmtpHandler
     finally:
         await adapter.stop()
     assert handler.messages == []
+
+
+async def test_an_auto_responder_answering_the_bots_mail_gets_nothing_back(
+    imap: Account, smtp: tuple[SmtpHandler, int], stop_later: list[MailAdapter]
+) -> None:
+    handler, port = smtp
+    sink = Sink()
+    adapter = MailAdapter(
+        imap_settings(imap, smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set
+    )
+    stop_later.append(await running(adapter, sink))
+    await adapter.send(invitation())
+    sent = _headers(handler.messages[0].data)
+    vacation = mail(
+        "Auto-Submitted: auto-replied",
+        f"In-Reply-To: {sent['Message-ID']}",
+        f"References: {sent['References']} {sent['Message-ID']}",
+        sender="Ada Lovelace <ada@example.com>",
+        subject=f"Out of office: {sent['Subject']}",
+        msgid="<vacation@example.com>",
+        body="Yes, I am away until Monday and will read your mail then.\n",
+    )
+    append(imap, "INBOX", vacation, list_post("<marker@example.org>"))
+    event = await sink.next()
+    assert isinstance(event, MessagePosted) and event.native_id == "marker@example.org"
+    assert sink.events == [event]  # the auto-reply gave no event, so nothing can answer it
+    assert len(handler.messages) == 1
+
+
+async def test_reconcile_that_cannot_look_says_try_later_not_resend() -> None:
+    from fakes.mail_servers import free_port
+
+    config = settings(imap_port=free_port(), imap_tls="none", sent_mailbox="Sent")
+    adapter = MailAdapter(config, cursor_get=Cursors().get, cursor_set=Cursors().set)
+    try:
+        with pytest.raises(TemporarySendError):
+            await adapter.reconcile(invitation())
+    finally:
+        await adapter.stop()
