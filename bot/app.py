@@ -40,7 +40,7 @@ from bot.pipeline import Batch, Pipeline
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.live_models import Invitation, SeenEvent, SolutionCheck
-from bot.store.models import Identity
+from bot.store.models import Identity, Member
 from bot.store.outbox import NewMessage, enqueue
 from bot.web import WebDeps, WebServer
 from bot.web import build_app as build_web
@@ -95,13 +95,34 @@ class App:
             await self.points.on_activities(conn, uids, now=batch.now)
 
     async def _plan_step(self, conn: AsyncConnection, batch: Batch) -> None:
-        if batch.touched:
-            await self.planner.plan(conn, batch.touched, now=batch.now)
+        """Members whose segmentation moved are put before the policy at once; everyone else is
+        reconsidered by the periodic sweep (a cooldown or a cap window that ran out)."""
+        if batch.moved:
+            await self.planner.plan(conn, batch.moved, now=batch.now)
 
     def _count_batch(self, batch: Batch) -> None:
         for event in batch.events:
             platform = getattr(getattr(event, "actor", None), "platform", "unknown")
             self.metrics.events_ingested.labels(platform=platform).inc()
+
+    async def sweep(self) -> int:
+        """Everyone before the policy again, and overdue invitations expired.
+
+        Planning after each batch looks only at members whose segmentation moved; time alone
+        also changes what the policy allows (a cooldown or a 30-day cap runs out, a deferred
+        programme resumes), which this catches. Returns the invitations planned.
+        """
+        now = self.clock.now()
+        async with self.store.connection() as conn:
+            people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
+            await funnel.expire(conn, now=now)
+        planned = 0
+        for i in range(0, len(people), 500):
+            async with self.store.connection() as conn:
+                planned += len(await self.planner.plan(conn, people[i : i + 500], now=now))
+        if planned:
+            self.worker.wake()
+        return planned
 
     # -- commands: answered in place, or by e-mail where the platform has no in-place reply ----
 
@@ -374,6 +395,7 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     worker_task = asyncio.create_task(app.worker.run(), name="outbox-worker")
+    sweeper = asyncio.create_task(_sweep_every(app, hours=6), name="policy-sweep")
     try:
         await app.start_web()
         await app.start_adapters()
@@ -382,9 +404,20 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
         log.info("stopping: finishing accepted events and the send in hand")
     finally:
         await app.shutdown()
-        worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
+        for task in (sweeper, worker_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _sweep_every(app: App, *, hours: float) -> None:
+    while True:
+        try:
+            planned = await app.sweep()
+            log.info("policy sweep: %d invitation(s) planned", planned)
+        except Exception:  # the database may be away; the next sweep tries again
+            log.exception("policy sweep failed; trying again in %.0f hours", hours)
+        await asyncio.sleep(hours * 3600)
 
 
 def _signer(settings: Settings) -> LinkSigner | None:

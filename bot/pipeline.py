@@ -47,6 +47,7 @@ class Batch:
     events: tuple[Event, ...]
     ingested: IngestResult
     touched: frozenset[int]  # members whose segments were just recomputed
+    moved: frozenset[int]  # of those, members with a dimension whose value changed (new members too)
     now: datetime
 
 
@@ -236,7 +237,8 @@ class Pipeline:
         batch = Batch(
             events=events,
             ingested=result,
-            touched=frozenset(report.touched) | frozenset(result.member_ids),
+            touched=report.touched,
+            moved=report.moved_members,
             now=self.clock.now(),
         )
         if self.after:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 import orjson
@@ -63,6 +63,7 @@ class Simulation:
         self.report = SimulationReport()
         self.actions: list[dict[str, Any]] = []
         self._seen = {name: 0 for name in recorders}
+        self._swept: date | None = None
 
     @classmethod
     async def open(
@@ -100,6 +101,9 @@ class Simulation:
         self.report.first = self.report.first or events[0].occurred_at
         self.report.last = max(self.report.last or last, last)
         replies = await self.app.pipeline.process(events)
+        if self._swept is None or last.date() > self._swept:
+            self._swept = last.date()  # the live bot sweeps every few hours; here once a virtual day
+            await self.app.sweep()
         self.report.events += len(events)
         for event, reply in zip(events, replies, strict=True):
             if reply is not None and isinstance(event, CommandInvoked | ActionClicked):

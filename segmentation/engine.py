@@ -54,8 +54,10 @@ class ClassifyReport:
     as_of: datetime
     ruleset_version: str
     seconds: float
-    #: The members reclassified by an incremental update (empty for a rebuild), for the planner.
+    #: The members reclassified by an incremental update (empty for a rebuild).
     touched: frozenset[int] = frozenset()
+    #: Of those, the members with a dimension whose value changed: what the planner looks at.
+    moved_members: frozenset[int] = frozenset()
 
     def line(self) -> str:
         return (
@@ -331,6 +333,7 @@ class SegmentationEngine:
             ruleset_version=self.config.ruleset_version,
             seconds=time.perf_counter() - started,
             touched=frozenset(features),
+            moved_members=frozenset(report.moved_members),
         )
 
     async def _decide_and_write(

@@ -316,6 +316,8 @@ def previous_of(rows: Mapping[str, CurrentRow] | None) -> dict[str, Previous]:
 class WriteReport:
     moved: int = 0
     refreshed: int = 0
+    #: Members with at least one dimension whose value changed (or was set for the first time).
+    moved_members: set[int] = field(default_factory=set)
     #: Every written member's current rows after the write, for the decisions kept with features.
     current: dict[int, dict[str, CurrentRow]] = field(default_factory=dict)
 
@@ -401,6 +403,7 @@ async def write_decisions(
         for chunk in _chunks(refresh):
             await conn.execute(stmt.execution_options(synchronize_session=False), list(chunk))
     report.moved = len(inserts)
+    report.moved_members = {row["member_id"] for row in inserts}
     report.refreshed = len(refresh)
     return report
 
