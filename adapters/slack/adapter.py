@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -30,6 +30,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.base import LiveAdapter
 from adapters.imports.slack_translate import SlackDirectory
 from adapters.slack.backfill import LastSeen, Reader, backfill_channel, default_oldest, member_channels
 from adapters.slack.blocks import neutralise
@@ -386,3 +387,9 @@ class SlackAdapter:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+if TYPE_CHECKING:  # mypy holds the adapter to the protocol the app and the outbox worker use
+
+    def _is_live_adapter(adapter: SlackAdapter) -> LiveAdapter:
+        return adapter
