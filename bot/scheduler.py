@@ -133,6 +133,7 @@ class AdvisoryLease:
             return False
 
     async def release(self) -> None:
+        """Unlock if held, and close the dedicated connection either way (a waiting process holds one too)."""
         if self._conn is not None and self._held:
             # Closing the connection releases it anyway.
             with contextlib.suppress(OperationalError, DBAPIError, OSError):

@@ -99,6 +99,7 @@ async def test_only_the_lease_holder_runs_jobs(store: Store, db_url: str) -> Non
         assert await b.tick(clock.now()) == ["digest"] and b.holding
         assert await a.tick(clock.now()) == [] and not a.holding
         await b.close()
+        await a.close()  # a waiting scheduler holds a connection too (PostgreSQL)
     finally:
         await other.close()
 
