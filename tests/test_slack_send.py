@@ -12,7 +12,7 @@ from fakes.slack_api import FakeSlackApi
 from fakes.slack_kit import TEAM
 
 from adapters.slack import SlackAdapter, SlackSecrets, SlackSettings
-from bot.core.errors import PermanentSendError, RateLimited, TemporarySendError
+from bot.core.errors import PermanentSendError, RateLimited, RecipientUnreachable, TemporarySendError
 from bot.core.outbound import Button, OutboundMessage, Recipient
 
 SECRETS = SlackSecrets(bot_token="xoxb-test", app_token="xapp-test", signing_secret="")
@@ -195,8 +195,9 @@ async def test_rate_limited_when_the_retries_are_spent() -> None:
         ("chat.postMessage", "channel_not_found", 200, PermanentSendError),
         ("chat.postMessage", "not_in_channel", 200, PermanentSendError),
         ("chat.postMessage", "is_archived", 200, PermanentSendError),
-        ("conversations.open", "user_not_found", 200, PermanentSendError),
-        ("conversations.open", "account_inactive", 200, PermanentSendError),
+        ("conversations.open", "user_not_found", 200, RecipientUnreachable),
+        ("conversations.open", "account_inactive", 200, RecipientUnreachable),
+        ("chat.postMessage", "cannot_dm_bot", 200, RecipientUnreachable),
         ("chat.postMessage", "internal_error", 500, TemporarySendError),
         ("chat.postMessage", "service_unavailable", 503, TemporarySendError),
         ("chat.postMessage", "invalid_auth", 200, TemporarySendError),
@@ -206,8 +207,10 @@ async def test_errors_are_mapped_at_the_boundary(
     out: Out, method: str, error: str, status: int, kind: type[Exception]
 ) -> None:
     out.api.fail(method, error, status=status)
-    with pytest.raises(kind):
+    with pytest.raises(kind) as caught:
         await out.adapter.send(dm(1))
+    if kind is PermanentSendError:  # the channel's fault, not the person's
+        assert not isinstance(caught.value, RecipientUnreachable)
 
 
 async def test_an_unreachable_slack_is_a_temporary_failure() -> None:

@@ -28,24 +28,29 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.pacing import Timer
-from bot.core.errors import PermanentSendError, RateLimited, SendError, TemporarySendError
+from bot.core.errors import (
+    PermanentSendError,
+    RateLimited,
+    RecipientUnreachable,
+    SendError,
+    TemporarySendError,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
-#: Errors no retry can fix: the recipient or channel is gone, or the message itself is wrong.
+#: The person cannot be reached on Slack at all: the account is marked undeliverable.
+UNREACHABLE = frozenset(
+    {"user_not_found", "users_not_found", "account_inactive", "user_disabled", "cannot_dm_bot",
+     "user_not_visible"}
+)
+#: Errors no retry can fix: the channel is gone or closed to the bot, or the message is wrong.
 PERMANENT = frozenset(
     {
         "channel_not_found",
         "not_in_channel",
         "is_archived",
-        "user_not_found",
-        "users_not_found",
-        "account_inactive",
-        "user_disabled",
-        "cannot_dm_bot",
-        "user_not_visible",
         "msg_too_long",
         "no_text",
         "invalid_blocks",
@@ -165,6 +170,8 @@ def send_error(exc: BaseException) -> SendError:
         if status == 429 or error == "ratelimited":
             return RateLimited(retry_after(getattr(exc.response, "headers", None), default=30.0),
                                f"slack: rate limited ({error or status})")
+        if error in UNREACHABLE:
+            return RecipientUnreachable(f"slack {error}")
         if error in PERMANENT:
             return PermanentSendError(f"slack: {error}")
         if status >= 500:
