@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
@@ -30,22 +31,25 @@ from adapters.base import LiveAdapter
 from bot.admin.permissions import ManagerSettings
 from bot.admin.registry import CommandCore, Services
 from bot.core.clock import Clock, SystemClock
-from bot.core.errors import BadArgument, ConfigurationError
+from bot.core.errors import ConfigurationError
 from bot.core.events import ActionClicked, CommandInvoked, Event, MessagePosted
 from bot.core.outbound import CommandReply, Recipient
+from bot.interactions import first_time, handle_click
 from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
 from bot.pipeline import Batch, Pipeline
+from bot.scheduler import Rule, Scheduler, lease_for
 from bot.settings import Settings
 from bot.store import Store, open_store
-from bot.store.live_models import Invitation, SeenEvent, SolutionCheck
-from bot.store.models import Identity, Member
+from bot.store.models import Member
 from bot.store.outbox import NewMessage, enqueue
 from bot.web import WebDeps, WebServer
 from bot.web import build_app as build_web
 from bot.wiring import build_adapter, mark_unreachable
 from messages import funnel
+from messages.digest.service import DigestService
+from messages.digest.settings import DigestSettings
 from messages.hero import Hero
 from messages.planner import Planner
 from messages.points import Points
@@ -56,11 +60,6 @@ from segmentation.engine import SegmentationEngine
 from segmentation.rules import RULE_NAMES
 
 log = logging.getLogger(__name__)
-
-#: Click actions that answer an invitation, and those that answer "did it solve it?".
-_INVITATION_ACTIONS = ("accept", "decline", "open")
-_SOLUTION_ACTIONS = {"solved": True, "yes": True, "not-solved": False, "unsolved": False, "no": False}
-
 
 @dataclass
 class App:
@@ -81,6 +80,7 @@ class App:
     metrics: Metrics
     adapters: dict[str, LiveAdapter] = field(default_factory=dict)
     signer: LinkSigner | None = None
+    digest: DigestService | None = None
     web: WebServer | None = None
     _owns_store: bool = True
 
@@ -128,6 +128,10 @@ class App:
 
     async def on_command(self, event: Event) -> CommandReply:
         assert isinstance(event, CommandInvoked)
+        async with self.store.connection() as conn:
+            fresh = await first_time(conn, event.uid, self.clock.now())
+        if not fresh:  # a retried delivery of a command already answered (a repeated merge would fail)
+            return CommandReply("Already done.")
         reply = await self.core.dispatch(event)
         adapter = self.adapters.get(event.actor.platform)
         if adapter is not None and not adapter.capabilities.immediate_replies:
@@ -151,37 +155,38 @@ class App:
             await enqueue(conn, [message], now=self.clock.now())
         self.worker.wake()
 
-    # -- clicks: buttons, signed links, and the mail adapter's bounce/complaint reports --------
-
     async def on_click(self, event: Event) -> CommandReply:
         assert isinstance(event, ActionClicked)
-        now = self.clock.now()
-        try:
-            async with self.store.connection() as conn:
-                if not await _first_time(conn, event.uid, now):
-                    return CommandReply("Already recorded — thank you.")
-                return await self._click(conn, event, now)
-        except BadArgument as exc:
-            return CommandReply(str(exc), ok=False)
-
-    async def _click(self, conn: AsyncConnection, event: ActionClicked, now: datetime) -> CommandReply:
-        action = event.action.lower()
-        member_id = await _member_of(conn, event.actor.platform, event.actor.external_id)
-        if action in _INVITATION_ACTIONS:
-            token = await _invitation_token(conn, event.value, member_id)
-            info = await funnel.respond(conn, token, action, at=now)
-            if action == "accept":
-                return CommandReply(f"Welcome to {info.programme}! You are in.")
-            if action == "decline":
-                return CommandReply(f"Understood — we will not invite you to {info.programme} again.")
-            return CommandReply("Thanks for opening the invitation.")
-        if action in _SOLUTION_ACTIONS:
-            token = await _check_token(conn, event.value, member_id)
-            await self.hero.on_confirmation(conn, token, _SOLUTION_ACTIONS[action], at=now)
-            return CommandReply("Thanks for letting us know!")
-        raise BadArgument(f"unknown action {event.action!r}")
+        return await handle_click(event, store=self.store, clock=self.clock, hero=self.hero)
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    def scheduler(self) -> Scheduler:
+        """The timed jobs: the weekly digest (catching up after downtime) and the policy sweep.
+
+        On PostgreSQL an advisory-lock lease makes one process of several run them.
+        """
+        assert self.digest is not None
+        digest = self.digest
+
+        async def digest_job(_at: datetime) -> None:
+            await digest.run_due()
+
+        async def sweep_job(_at: datetime) -> None:
+            planned = await self.sweep()
+            log.info("policy sweep: %d invitation(s) planned", planned)
+
+        schedule = str(self.settings.digest.get("schedule", "0 9 * * MON"))
+        rules = [
+            Rule("digest", schedule, digest_job, catch_up=True),
+            Rule("policy-sweep", "17 */6 * * *", sweep_job),
+        ]
+        return Scheduler(
+            rules,
+            tz=ZoneInfo(self.settings.timezone),
+            clock=self.clock,
+            lease=lease_for(self.store, holder=f"{socket.gethostname()}/scheduler"),
+        )
 
     async def start_web(self) -> None:
         """The one aiohttp server: links members click, health and metrics."""
@@ -218,61 +223,6 @@ class App:
             await self.web.stop()
         if self._owns_store:
             await self.store.close()
-
-
-async def _first_time(conn: AsyncConnection, uid: str, now: datetime) -> bool:
-    """Record a click's uid; False when it was handled before (a retried delivery)."""
-    seen = (await conn.execute(select(SeenEvent.uid).where(SeenEvent.uid == uid))).scalar()
-    if seen is not None:
-        return False
-    await conn.execute(SeenEvent.__table__.insert().values(uid=uid, at=now))  # type: ignore[attr-defined]
-    return True
-
-
-async def _member_of(conn: AsyncConnection, platform: str, external_id: str) -> int | None:
-    key = external_id.strip().lower() if platform == "mail" else external_id
-    return (
-        await conn.execute(
-            select(Identity.member_id).where(Identity.platform == platform, Identity.external_id == key)
-        )
-    ).scalar()
-
-
-async def _invitation_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
-    """A token as given, or (from ``simulate`` and typed replies) the clicker's invitation to a programme."""
-    found = (await conn.execute(select(Invitation.token).where(Invitation.token == value))).scalar()
-    if found is not None:
-        return str(found)
-    if member_id is not None and value:
-        mine = (
-            await conn.execute(
-                select(Invitation.token).where(
-                    Invitation.member_id == member_id, Invitation.programme == value
-                )
-            )
-        ).scalar()
-        if mine is not None:
-            return str(mine)
-    raise BadArgument("this invitation is not known (it may have expired or been erased)")
-
-
-async def _check_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
-    if value:
-        found = (await conn.execute(select(SolutionCheck.token).where(SolutionCheck.token == value))).scalar()
-        if found is not None:
-            return str(found)
-    if member_id is not None:
-        latest = (
-            await conn.execute(
-                select(SolutionCheck.token)
-                .where(SolutionCheck.asker_member_id == member_id, SolutionCheck.status == "asked")
-                .order_by(SolutionCheck.asked_at.desc())
-                .limit(1)
-            )
-        ).scalar()
-        if latest is not None:
-            return str(latest)
-    raise BadArgument("there is no open question of yours to confirm")
 
 
 async def build_app(
@@ -316,7 +266,7 @@ async def _build(
 ) -> App:
     config = load_config(settings.rules, known_rules=RULE_NAMES)
     engine = SegmentationEngine(store, config=config, clock=clock, parallel_threshold=10**12)
-    catalogue = load_catalogue(settings.programmes)
+    catalogue = load_catalogue(settings.programmes, segments=list(config.segments))
     renderer = Renderer()
     signer = _signer(settings)
     links = signer.button_url if signer is not None else None
@@ -332,11 +282,21 @@ async def _build(
         worker_id=worker_id or f"{socket.gethostname()}/outbox",
         on_sent=[funnel.on_sent],
         on_dead=[mark_unreachable],
+        metrics=metrics,
     )
     table = dict(settings.managers)
     if not managers_required and not table:
         table = {"require_managers": False}
     managers = ManagerSettings.from_mapping(table)
+    digest = DigestService(
+        store,
+        config=config,
+        catalogue=catalogue,
+        settings=DigestSettings.from_mapping(settings.digest),
+        tz=ZoneInfo(settings.timezone),
+        clock=clock,
+        holder=worker_id or f"{socket.gethostname()}/digest",
+    )
     services = Services(
         store=store,
         clock=clock,
@@ -344,6 +304,7 @@ async def _build(
         catalogue=catalogue,
         planner=planner,
         renderer=renderer,
+        digest=digest,
         wake_outbox=worker.wake,
         timezone=settings.timezone,
     )
@@ -364,6 +325,7 @@ async def _build(
         metrics=metrics,
         adapters=chosen,
         signer=signer,
+        digest=digest,
         _owns_store=owns_store,
     )
     app.pipeline = Pipeline(
@@ -395,7 +357,8 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     worker_task = asyncio.create_task(app.worker.run(), name="outbox-worker")
-    sweeper = asyncio.create_task(_sweep_every(app, hours=6), name="policy-sweep")
+    scheduler = app.scheduler()
+    scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")
     try:
         await app.start_web()
         await app.start_adapters()
@@ -403,21 +366,13 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
         log.info("stopping: finishing accepted events and the send in hand")
     finally:
+        await scheduler.stop()
         await app.shutdown()
-        for task in (sweeper, worker_task):
+        for task in (scheduler_task, worker_task):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-async def _sweep_every(app: App, *, hours: float) -> None:
-    while True:
-        try:
-            planned = await app.sweep()
-            log.info("policy sweep: %d invitation(s) planned", planned)
-        except Exception:  # the database may be away; the next sweep tries again
-            log.exception("policy sweep failed; trying again in %.0f hours", hours)
-        await asyncio.sleep(hours * 3600)
+        await scheduler.close()
 
 
 def _signer(settings: Settings) -> LinkSigner | None:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import cli_live, digest_command
+from bot.admin.cli import admin_app
 from bot.core.errors import CohortbotError
 from bot.demo.defaults import DEFAULT_MEMBERS, DEFAULT_SEED
 from bot.importing import ImportSummary, SilentReporter, import_sources
@@ -38,6 +39,7 @@ app.add_typer(members_app, name="members")
 app.command("run")(cli_live.run)
 app.command("simulate")(cli_live.simulate)
 app.command("digest")(digest_command.digest)
+app.add_typer(admin_app, name="admin")
 
 out = Console()
 err = Console(stderr=True)

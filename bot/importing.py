@@ -283,6 +283,7 @@ async def import_source(
                 summary.records += done.records
                 summary.imported += result.stored
                 summary.duplicates += result.duplicates
+                summary.skipped.update(result.skipped)  # e.g. "erased person": never brought back
                 summary.deleted += result.deleted
                 summary.new_members += result.new_members
                 summary.skipped.update(done.skipped)

@@ -178,6 +178,12 @@ async def test_demo_imports_the_counts_it_promises_and_a_second_run_adds_nothing
     assert not {s["member"] for s in first.week.sent} & bot_names
     assert all(s["programme"] and s["segment"] for s in first.week.sent)
     assert "A simulated week of the live bot" in buf.getvalue()
+    # ... and the week's digest, as HTML and Markdown beside the database.
+    assert first.digest_files is not None
+    html_path, md_path = first.digest_files
+    assert html_path.parent == out.resolve()
+    assert (html_path.suffix, md_path.suffix) == (".html", ".md")
+    assert "<svg" in html_path.read_text(encoding="utf-8") and str(html_path) in buf.getvalue().replace("\n", "")
 
 
 def test_generator_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:

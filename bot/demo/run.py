@@ -25,6 +25,8 @@ from bot.demo.generate import DemoFiles, generate_demo
 from bot.demo.report import render
 from bot.demo.segments import classify_demo, render_segments
 from bot.demo.week import WeekResult, render_week, simulate_week
+from bot.demo.world import END
+from bot.digest_command import write_demo_digest
 from bot.importing import ImportSummary, SilentReporter, import_sources
 from bot.progress import RichReporter
 from bot.store import open_store
@@ -46,6 +48,7 @@ class DemoResult:
     classified: ClassifyReport | None = None
     agreement: dict[str, float] | None = None
     week: WeekResult | None = None
+    digest_files: tuple[Path, Path] | None = None
 
 
 def demo_db_url(out_dir: Path) -> str:
@@ -101,6 +104,11 @@ async def run_demo(
             week = await simulate_week(store)
         if show:
             render_week(console, week)
+        digest_files = await write_demo_digest(store, out_dir / "demo.db", now=END)
+        if show:
+            html_path, md_path = digest_files
+            console.rule("The weekly digest for maintainers")
+            console.print(f"Written to {html_path} (open it in a browser) and {md_path}", highlight=False)
     finally:
         await store.close()
     seconds = time.perf_counter() - started
@@ -118,6 +126,7 @@ async def run_demo(
         classified=report,
         agreement=agreement,
         week=week,
+        digest_files=digest_files,
     )
 
 
