@@ -191,6 +191,8 @@ class App:
     async def start_web(self) -> None:
         """The one aiohttp server: links members click, health and metrics."""
         if not self.settings.web.enabled:
+            if any(getattr(a, "routes", lambda: [])() for a in self.adapters.values()):
+                raise ConfigurationError("Slack in HTTP mode needs the web server: set [web] enabled = true")
             return
         if self.signer is None:
             raise ConfigurationError("the web server needs the link secret (see secret_env)")
@@ -202,7 +204,12 @@ class App:
             on_invitation=funnel.respond,
             on_solution=self.hero.on_confirmation,
         )
-        self.web = WebServer(build_web(deps), host=self.settings.web.host, port=self.settings.web.port)
+        web_app = build_web(deps)
+        for adapter in self.adapters.values():
+            routes = getattr(adapter, "routes", None)  # Slack's HTTP events, on the same server
+            if routes is not None:
+                web_app.add_routes(routes())
+        self.web = WebServer(web_app, host=self.settings.web.host, port=self.settings.web.port)
         await self.web.start()
         log.info("web server listening on %s", self.web.url)
 
