@@ -33,6 +33,7 @@ from bot.store.activity_rows import (
     clean,
     clip,
     prepare,
+    sqlite_time,
 )
 from bot.store.models import Activity, Base, Identity, Member, Place
 from bot.store.privacy import email_hash, erased_hashes, identity_epoch, identity_hash
@@ -220,18 +221,22 @@ class Ingestor:
         if new_people:
             now = self._now or datetime.now(UTC)
             for chunk in _chunks(new_people):
-                ids = await conn.execute(
-                    insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "display_name": clip(actors[k][0].display_name or actors[k][0].external_id, 200),
-                            "is_bot": actors[k][0].is_bot,
-                            "created_at": now,
-                        }
-                        for k in chunk
-                    ],
-                )
-                for key, new_id in zip(chunk, ids.scalars(), strict=True):
+                fresh: list[dict[str, Any]] = [
+                    {
+                        "display_name": clip(actors[k][0].display_name or actors[k][0].external_id, 200),
+                        "is_bot": actors[k][0].is_bot,
+                        "created_at": now,
+                    }
+                    for k in chunk
+                ]
+                if dialect == "sqlite":
+                    new_ids: Sequence[int] = await _insert_members_sqlite(conn, fresh)
+                else:
+                    ids = await conn.execute(
+                        insert(Member).returning(Member.id, sort_by_parameter_order=True), fresh
+                    )
+                    new_ids = list(ids.scalars())
+                for key, new_id in zip(chunk, new_ids, strict=True):
                     self._members[key] = new_id
                     created += 1
         for key, owner in followers:
@@ -340,6 +345,22 @@ class Ingestor:
         for chunk in _chunks(batch.deletions):
             res = await conn.execute(delete(Activity).where(Activity.event_uid.in_(list(chunk))))
             result.deleted += res.rowcount or 0
+
+
+async def _insert_members_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> range:
+    """New members in one plain executemany; their ids are the last ``len(rows)`` rowids.
+
+    SQLAlchemy runs an executemany with ordered RETURNING one row per statement on SQLite
+    (a live batch full of newcomers: one statement each). The ids are consecutive: the
+    table has no AUTOINCREMENT, so each row takes max(rowid) + 1, and from its first insert
+    this transaction holds SQLite's write lock, so nobody else inserts in between.
+    """
+    await conn.exec_driver_sql(
+        "INSERT INTO member (display_name, is_bot, created_at) VALUES (?, ?, ?)",
+        [(r["display_name"], int(r["is_bot"]), sqlite_time(r["created_at"])) for r in rows],
+    )
+    last = int((await conn.exec_driver_sql("SELECT last_insert_rowid()")).scalar_one())
+    return range(last - len(rows) + 1, last + 1)
 
 
 async def _insert_activities_sqlite(
