@@ -47,6 +47,9 @@ _LANES: tuple[Lane, ...] = ("interactive", "broadcast")
 _MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are skipped in Python
 
 
+#: How often the dead-letter sweep for rows past their deadline runs (by the worker's clock).
+_EXPIRE_EVERY = timedelta(minutes=1)
+
 class OutboxWorker:
     """Delivers the outbox through the adapters, one process-wide instance per ``worker_id``.
 
@@ -102,6 +105,7 @@ class OutboxWorker:
         self._stopping = False
         self._running = False
         self._recovered_at: datetime | None = None
+        self._expired_at: datetime | None = None
         self._needs_recovery = True
 
     @property
@@ -213,7 +217,12 @@ class OutboxWorker:
     async def _round(self) -> tuple[int, int]:
         """Expire, then claim and deliver until nothing is due or allowed; (settled, claimed)."""
         await self._settle.flush()
-        settled = await self._settle.expire(self._clock.now())
+        settled = 0
+        now = self._clock.now()
+        # Expiry is a sweep over every waiting row: once a minute is plenty (deadlines are days).
+        if self._expired_at is None or now - self._expired_at >= _EXPIRE_EVERY or now < self._expired_at:
+            settled = await self._settle.expire(now)
+            self._expired_at = now
         claimed = 0
         while not self._stopping:
             now = self._clock.now()
