@@ -242,3 +242,27 @@ def test_a_member_quoting_a_bounce_on_a_list_is_a_post_not_a_bounce() -> None:
     raw = list_post(body="I got this:\n\nThe following addresses failed:\n  <x@example.net>\n")
     (event,) = classify(raw, S, received_at=NOW).events
     assert isinstance(event, MessagePosted)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "dev-request@lists.example.org",
+        "dev-owner@lists.example.org",
+        "main+owner@groups.io",
+        "mailman@lists.example.org",
+    ],
+)
+def test_notices_from_the_list_software_are_not_posts(sender: str) -> None:
+    raw = mail(
+        f"List-Id: <{COMMUNITY_LIST_ID}>",
+        "Precedence: bulk",
+        sender=sender,
+        to=BOT,
+        subject='Welcome to the "Dev" mailing list',
+    )
+    result = classify(raw, S, received_at=NOW)
+    assert result.events == () and result.reason.startswith("list notice")
+    # A member whose address merely contains such a word still posts.
+    member = list_post(msgid="<req@example.org>").replace(b"ada@example.com", b"requester@example.com")
+    assert classify(member, S, received_at=NOW).events

@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dkim  # type: ignore[import-untyped]
 import pytest
 from fakes.mail_samples import BOT, invitation, list_post, mail, settings
 from fakes.mail_servers import (
     IMAP_PASSWORD,
+    Captured,
     Dovecot,
     ServerUnavailable,
     SmtpHandler,
@@ -28,6 +30,7 @@ from fakes.mail_servers import (
     smtp_server,
 )
 
+from adapters.imports.mail_parse import parse_message
 from adapters.imports.mbox import discover_mbox
 from adapters.mail.adapter import MailAdapter
 from adapters.mail.sender import SmtpSender
@@ -93,6 +96,12 @@ class Cursors:
 
     async def set(self, key: str, uidvalidity: int, last_uid: int) -> None:
         self.rows[key] = (uidvalidity, last_uid)
+
+
+def fresh_cursors() -> dict[str, Any]:
+    """The two injected callables of one new, empty cursor store."""
+    cursors = Cursors()
+    return {"cursor_get": cursors.get, "cursor_set": cursors.set}
 
 
 class Sink:
@@ -166,7 +175,7 @@ async def test_a_list_post_read_live_is_the_event_import_mbox_stores_once(
     raw = list_post()
     append(imap, "INBOX", raw)
     sink = Sink()
-    adapter = MailAdapter(imap_settings(imap), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(imap_settings(imap), **fresh_cursors())
     stop_later.append(await running(adapter, sink))
     live = await sink.next()
     assert isinstance(live, MessagePosted)
@@ -190,10 +199,9 @@ async def test_a_list_post_read_live_is_the_event_import_mbox_stores_once(
 async def test_idle_delivers_a_new_message_without_polling(
     imap: Account, stop_later: list[MailAdapter]
 ) -> None:
+    append(imap, "INBOX", list_post("<before@example.org>"))
     sink = Sink()
-    adapter = MailAdapter(
-        imap_settings(imap, poll_seconds=3600), cursor_get=Cursors().get, cursor_set=Cursors().set
-    )
+    adapter = MailAdapter(imap_settings(imap, poll_seconds=3600), **fresh_cursors())
     stop_later.append(await running(adapter, sink))
     reader = adapter.readers["INBOX"]
     await asyncio.wait_for(reader.state.idling.wait(), WAIT)
@@ -201,10 +209,12 @@ async def test_idle_delivers_a_new_message_without_polling(
     assert reader.state.uses_idle is True
 
     append(imap, "INBOX", list_post("<idle1@example.org>"))
+    await sink.next()  # the one that was there before start
     event = await sink.next()
     assert isinstance(event, MessagePosted) and event.native_id == "idle1@example.org"
     assert reader.state.polls == 0
     assert reader.state.syncs == syncs_before + 1  # woken by the server's EXISTS, not by a timer
+    assert reader.state.delivered == 2  # the cursor kept the first one from being read again
 
 
 async def test_a_dropped_connection_is_noticed_during_idle_and_reading_resumes(
@@ -229,8 +239,7 @@ async def test_without_idle_the_reader_polls(imap: Account, stop_later: list[Mai
     sink = Sink()
     adapter = MailAdapter(
         imap_settings(imap, poll_seconds=3600),
-        cursor_get=Cursors().get,
-        cursor_set=Cursors().set,
+        **fresh_cursors(),
         use_idle=False,
     )
     stop_later.append(await running(adapter, sink))
@@ -285,9 +294,7 @@ async def test_commands_by_mail_are_unverified_and_capped_per_sender_per_day(
     append(imap, "INBOX", *commands, other, marker)
     sink = Sink()
     clock = FrozenClock(NOW)
-    adapter = MailAdapter(
-        imap_settings(imap), cursor_get=Cursors().get, cursor_set=Cursors().set, clock=clock
-    )
+    adapter = MailAdapter(imap_settings(imap), **fresh_cursors(), clock=clock)
     stop_later.append(await running(adapter, sink))
     while not (isinstance(e := await sink.next(), MessagePosted) and e.native_id == "after@example.org"):
         pass
@@ -329,7 +336,7 @@ async def test_an_invitation_carries_the_list_headers_and_a_dkim_signature_that_
     handler, port = smtp
     key, record = _dkim_key(tmp_path)
     config = settings(smtp_port=port, dkim_selector="cb2026", dkim_domain="example.org", dkim_key_path=key)
-    adapter = MailAdapter(config, cursor_get=Cursors().get, cursor_set=Cursors().set, clock=FrozenClock(NOW))
+    adapter = MailAdapter(config, **fresh_cursors(), clock=FrozenClock(NOW))
     message = invitation()
     try:
         receipt = await adapter.send(message)
@@ -373,7 +380,7 @@ async def test_an_invitation_carries_the_list_headers_and_a_dkim_signature_that_
 
 async def test_an_answer_to_a_member_is_auto_replied_not_bulk(smtp: tuple[SmtpHandler, int]) -> None:
     handler, port = smtp
-    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=port), **fresh_cursors())
     reply = invitation(
         dedupe_key="reply:c1",
         kind="reply",
@@ -409,7 +416,7 @@ async def test_header_injection_from_member_data_is_refused(
     smtp: tuple[SmtpHandler, int], message: object
 ) -> None:
     handler, port = smtp
-    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=port), **fresh_cursors())
     try:
         with pytest.raises(PermanentSendError):
             await adapter.send(message)  # type: ignore[arg-type]
@@ -441,7 +448,7 @@ async def test_refusals_per_recipient_4xx_temporary_5xx_permanent(smtp: tuple[Sm
     finally:
         await sender.close()
 
-    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=port), **fresh_cursors())
     try:
         with pytest.raises(TemporarySendError, match="450"):
             await adapter.send(invitation(to=Recipient(email="busy@example.com")))
@@ -459,7 +466,7 @@ async def test_refusals_per_recipient_4xx_temporary_5xx_permanent(smtp: tuple[Sm
 
 async def test_one_connection_serves_many_messages(smtp: tuple[SmtpHandler, int]) -> None:
     handler, port = smtp
-    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=port), **fresh_cursors())
     try:
         for i in range(5):
             await adapter.send(invitation(dedupe_key=f"invite:{i}", outbox_id=i))
@@ -472,7 +479,7 @@ async def test_one_connection_serves_many_messages(smtp: tuple[SmtpHandler, int]
 async def test_an_unreachable_smtp_server_is_a_temporary_failure() -> None:
     from fakes.mail_servers import free_port
 
-    adapter = MailAdapter(settings(smtp_port=free_port()), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=free_port()), **fresh_cursors())
     try:
         with pytest.raises(TemporarySendError):
             await adapter.send(invitation())
@@ -490,8 +497,7 @@ async def test_smtp_over_tls(mode: str, tmp_path: Path) -> None:
     with smtp_server(tls=mode, cert=cert) as (handler, port):
         adapter = MailAdapter(
             settings(smtp_port=port, smtp_tls=mode),
-            cursor_get=Cursors().get,
-            cursor_set=Cursors().set,
+            **fresh_cursors(),
             smtp_tls_context=trusted,
         )
         try:
@@ -502,7 +508,7 @@ async def test_smtp_over_tls(mode: str, tmp_path: Path) -> None:
         if mode == "implicit":
             return
         # Plain text to a server that demands STARTTLS is refused, not sent in the clear.
-        plain = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+        plain = MailAdapter(settings(smtp_port=port), **fresh_cursors())
         try:
             with pytest.raises((TemporarySendError, PermanentSendError)):
                 await plain.send(invitation(dedupe_key="invite:plain"))
@@ -520,7 +526,7 @@ async def test_reconcile_finds_a_sent_message_in_the_sent_folder(
     handler, port = smtp
     append(imap, "Sent", create=True)
     config = imap_settings(imap, smtp_port=port, sent_mailbox="Sent")
-    adapter = MailAdapter(config, cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(config, **fresh_cursors())
     sent, unsent = invitation(), invitation(dedupe_key="invite:never-sent")
     try:
         receipt = await adapter.send(sent)
@@ -533,12 +539,12 @@ async def test_reconcile_finds_a_sent_message_in_the_sent_folder(
 
 
 async def test_reconcile_without_a_sent_folder_says_send_again() -> None:
-    adapter = MailAdapter(settings(), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(), **fresh_cursors())
     assert await adapter.reconcile(invitation()) is None
 
 
 def test_the_capabilities_say_replies_go_through_the_outbox() -> None:
-    caps = MailAdapter(settings(), cursor_get=Cursors().get, cursor_set=Cursors().set).capabilities
+    caps = MailAdapter(settings(), **fresh_cursors()).capabilities
     assert (caps.platform, caps.html, caps.buttons, caps.immediate_replies) == ("mail", True, True, False)
 
 
@@ -547,9 +553,7 @@ async def test_a_reply_to_an_invitation_read_over_imap_is_a_click(
 ) -> None:
     handler, port = smtp
     sink = Sink()
-    adapter = MailAdapter(
-        imap_settings(imap, smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set
-    )
+    adapter = MailAdapter(imap_settings(imap, smtp_port=port), **fresh_cursors())
     stop_later.append(await running(adapter, sink))
     await adapter.send(invitation())
     sent = _headers(handler.messages[0].data)
@@ -573,7 +577,7 @@ async def test_a_reply_to_an_invitation_read_over_imap_is_a_click(
 
 async def test_an_address_smtp_cannot_carry_is_permanent(smtp: tuple[SmtpHandler, int]) -> None:
     handler, port = smtp
-    adapter = MailAdapter(settings(smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(settings(smtp_port=port), **fresh_cursors())
     try:
         with pytest.raises(PermanentSendError):
             await adapter.send(invitation(to=Recipient(email="jürgen@exämple.de")))
@@ -587,9 +591,7 @@ async def test_an_auto_responder_answering_the_bots_mail_gets_nothing_back(
 ) -> None:
     handler, port = smtp
     sink = Sink()
-    adapter = MailAdapter(
-        imap_settings(imap, smtp_port=port), cursor_get=Cursors().get, cursor_set=Cursors().set
-    )
+    adapter = MailAdapter(imap_settings(imap, smtp_port=port), **fresh_cursors())
     stop_later.append(await running(adapter, sink))
     await adapter.send(invitation())
     sent = _headers(handler.messages[0].data)
@@ -613,9 +615,56 @@ async def test_reconcile_that_cannot_look_says_try_later_not_resend() -> None:
     from fakes.mail_servers import free_port
 
     config = settings(imap_port=free_port(), imap_tls="none", sent_mailbox="Sent")
-    adapter = MailAdapter(config, cursor_get=Cursors().get, cursor_set=Cursors().set)
+    adapter = MailAdapter(config, **fresh_cursors())
     try:
         with pytest.raises(TemporarySendError):
             await adapter.reconcile(invitation())
     finally:
         await adapter.stop()
+
+
+# --- GNU Mailman 3 in between (skips unless COHORTBOT_MAILMAN names a Mailman install) ----------
+
+
+async def test_a_post_through_mailman_reaches_the_bot_and_the_bots_invitation_reaches_the_member(
+    imap: Account, smtp: tuple[SmtpHandler, int], stop_later: list[MailAdapter]
+) -> None:
+    from fakes.mail_mailman import mailman
+
+    handler, port = smtp
+
+    def mta(captured: Captured) -> None:  # the MTA's last step: file the bot's copy into its mailbox
+        if imap.user in captured.recipients:
+            append(imap, "INBOX", captured.data)
+
+    handler.on_message = mta
+    try:
+        context = mailman(smtp_port=port)
+        server = context.__enter__()
+    except ServerUnavailable as exc:
+        pytest.skip(f"the Mailman test needs GNU Mailman 3: {exc}")
+    try:
+        server.create_list("dev@lists.example.org", members=[imap.user, "ada@example.com"])
+        sink = Sink()
+        adapter = MailAdapter(imap_settings(imap, smtp_port=port), **fresh_cursors())
+        stop_later.append(await running(adapter, sink))
+        post = mail(
+            sender="Ada Lovelace <ada@example.com>",
+            to="dev@lists.example.org",
+            msgid="<through-mailman@example.com>",
+            subject="rebuilding a degraded array",
+            body="Which mdadm command re-adds a failed disk?\n",
+        )
+        await asyncio.to_thread(server.inject, "dev@lists.example.org", post)
+        event = await asyncio.wait_for(sink.queue.get(), 300)  # Mailman's runners may still be starting
+        assert isinstance(event, MessagePosted)
+        assert event.place.channel_id == "dev.lists.example.org"  # Mailman's List-Id
+        assert event.actor.external_id == "ada@example.com"
+        assert event.uid == parse_message(post).uid  # the same id an archive import gives
+
+        await adapter.send(invitation())
+        delivered = handler.messages[-1]
+        assert delivered.recipients == ["ada@example.com"]
+        assert _headers(delivered.data)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    finally:
+        context.__exit__(None, None, None)

@@ -13,7 +13,8 @@ The order of the checks matters and is the table below:
                                        for permanent failures; temporary ones are only logged
                                        (through a list, only a DSN type or a daemon sender
                                        makes a report: members quote bounces in posts)
-4. a list post (List-Id/List-Post)  -> MessagePosted
+4. a list post (List-Id/List-Post)  -> MessagePosted; notices from the list software's own
+                                       addresses (dev-request@, dev-owner@, …) -> nothing
 5. mail to the bot, unless a loop signal says an answer could start a mail loop
    (Auto-Submitted other than "no", Precedence bulk/junk/list, an empty Return-Path,
    auto-responder headers, a robot sender, our own address):
@@ -52,6 +53,13 @@ _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|fwd?|aw|sv|antw|vs|r)\s*(?:\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)+", re.IGNORECASE
 )
 _WORD = re.compile(r"[\w-]+", re.UNICODE)
+# The list software's own senders: Mailman's dev-request@/dev-owner@/dev-bounces@…, groups.io's
+# main+owner@…, and the generic mailman@ / listmaster@ addresses.
+_LIST_ROBOT = re.compile(
+    r"(?:[-+](?:request|owner|owners|admin|bounces?|confirm|join|leave|subscribe|unsubscribe|help)(?:\+.*)?"
+    r"|^(?:mailman|listmaster|majordomo|listserv|sympa))$",
+    re.IGNORECASE,
+)
 
 #: A reply's first word -> the button actions it can mean, in order of preference.
 _ANSWERS: dict[str, tuple[str, ...]] = {
@@ -99,6 +107,10 @@ def classify(raw: bytes, settings: MailSettings, *, received_at: datetime) -> In
     if isinstance(parsed, Skip):
         return Inbound((), f"unreadable: {parsed.reason}")
     if list_id is not None or msg.get("List-Post") or msg.get("X-Mailing-List"):
+        if _LIST_ROBOT.search(parsed.actor.external_id.partition("@")[0]):
+            # Welcome, confirmation and moderation notices come from the list's own addresses;
+            # they are not anybody's activity (subscription requests need a human: see the log).
+            return Inbound((), f"list notice from {parsed.actor.external_id}: {parsed.subject or ''}")
         return Inbound((parsed,), "list post")
     loop = loop_reason(msg, settings, parsed)
     if loop is not None:

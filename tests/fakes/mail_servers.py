@@ -21,7 +21,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +178,8 @@ class SmtpHandler:
     mail_reply: str | None = None
     data_reply: str | None = None
     sessions: set[int] = field(default_factory=set)
+    #: Called with each accepted message (in the server's thread), e.g. to file it into an IMAP box.
+    on_message: Callable[[Captured], None] | None = None
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -202,7 +204,10 @@ class SmtpHandler:
         if self.data_reply:
             return self.data_reply
         data = envelope.original_content or envelope.content
-        self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos), bytes(data), id(session)))
+        captured = Captured(envelope.mail_from, list(envelope.rcpt_tos), bytes(data), id(session))
+        self.messages.append(captured)
+        if self.on_message is not None:
+            self.on_message(captured)
         return "250 Message accepted for delivery"
 
 
