@@ -204,23 +204,25 @@ class MailboxReader:
         self._now = now
         self._ssl = ssl_context
         self._use_idle = use_idle
+        self._selected = False
 
     async def run(self) -> None:
         """Read until cancelled; connection failures are logged and retried with a growing pause."""
         backoff = 1.0
         while True:
+            self._selected = False
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one bad session must not end the reader; say why and retry
+                if self._selected:  # that session worked for a while: start the pauses again
+                    backoff = 1.0
                 log.warning("mail reader %s: %s; reconnecting in %.0f s", self.key, exc, backoff,
                             exc_info=not isinstance(exc, ImapError | OSError | TimeoutError))
                 self.state.idling.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
-            else:
-                backoff = 1.0
 
     def wake(self) -> None:
         """Look for new mail now (a poll without waiting for the timer)."""
@@ -234,6 +236,7 @@ class MailboxReader:
             idle = self._use_idle and client.has_capability("IDLE")
             self.state.uses_idle = idle
             self.state.ready.set()
+            self._selected = True
             while True:
                 await self.sync(client, uidvalidity)
                 if idle:
