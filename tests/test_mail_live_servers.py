@@ -12,7 +12,7 @@ import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -668,3 +668,22 @@ async def test_a_post_through_mailman_reaches_the_bot_and_the_bots_invitation_re
         assert _headers(delivered.data)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     finally:
         context.__exit__(None, None, None)
+
+
+async def test_commands_that_arrived_long_ago_are_not_acted_on(
+    imap: Account, stop_later: list[MailAdapter]
+) -> None:
+    append(
+        imap,
+        "INBOX",
+        mail(subject="optout all", msgid="<old@example.org>"),
+        list_post("<marker2@example.org>"),
+    )
+    sink = Sink()
+    # The server stamped the mail now; the bot starts for the first time a month later.
+    later = FrozenClock(datetime.now(UTC) + timedelta(days=30))
+    adapter = MailAdapter(imap_settings(imap), **fresh_cursors(), clock=later)
+    stop_later.append(await running(adapter, sink))
+    event = await sink.next()
+    assert isinstance(event, MessagePosted) and event.native_id == "marker2@example.org"
+    assert sink.events == [event]  # the list post still counts; the stale command does not run

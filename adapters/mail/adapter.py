@@ -9,7 +9,9 @@ Inbound mail is read per mailbox by ``reader.MailboxReader`` and translated by
 after the sink returned. Mail that may be answered automatically (commands, answers to
 buttons) draws on a budget of ``max_auto_replies_per_day`` per sender per UTC day; past it
 the mail is logged and dropped, which breaks any loop with a robot that slipped through the
-header checks. The default budget lives in memory (a restart resets it); pass
+header checks. Commands and answers that arrived more than ``ANSWER_MAX_AGE`` (7 days) ago
+are not acted on, so a first start on an old inbox does not run stale commands. The default
+budget lives in memory (a restart resets it); pass
 ``reply_counter`` to keep it elsewhere.
 
 Command replies are not shown in place (mail has no "ephemeral"): ``immediate_replies`` is
@@ -28,7 +30,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from adapters.mail.compose import compose
@@ -50,6 +52,9 @@ from bot.core.errors import ConfigurationError, PermanentSendError, TemporarySen
 from bot.core.outbound import Capabilities, EventSink, OutboundMessage, SendReceipt
 
 log = logging.getLogger(__name__)
+
+#: Commands and answers older than this (by the server's arrival time) are not acted on.
+ANSWER_MAX_AGE = timedelta(days=7)
 
 #: Count one automatic-reply-worthy mail from ``sender`` on ``day`` and return the day's count so far.
 ReplyCounter = Callable[[str, date], Awaitable[int]]
@@ -173,6 +178,11 @@ class MailAdapter:
         if not inbound.events or self._sink is None:
             return
         if inbound.answerable is not None:
+            if received_at < self._clock.now() - ANSWER_MAX_AGE:
+                # A first start on an old inbox (or a resync) must not run last year's commands.
+                log.info("mail: %s from %s is %s old; not answering", inbound.reason, inbound.answerable,
+                         self._clock.now() - received_at)
+                return
             count = await self._count_reply(inbound.answerable, self._clock.now().date())
             if count > self.settings.max_auto_replies_per_day:
                 log.warning("mail: %s sent %d answerable mails today (limit %d); not answering",
