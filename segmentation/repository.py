@@ -255,7 +255,7 @@ async def save_features(
     current: Mapping[int, Mapping[str, CurrentRow]] | None = None,
 ) -> None:
     """Upsert features, segments and (when given) the current decision rows of each member."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "member_id": mid,
             "features": f if isinstance(f, dict) else f.to_json(),
@@ -266,6 +266,26 @@ async def save_features(
         }
         for mid, f in features.items()
     ]
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        # Plain values in one executemany: SQLAlchemy's per-row JSON and date processing cost
+        # more than the statement itself on the live pipeline's small batches.
+        await conn.exec_driver_sql(
+            _SQLITE_UPSERT_FEATURES,
+            [
+                (
+                    r["member_id"],
+                    _dumps_evidence(r["features"]),
+                    _dumps_evidence(r["segments"]),
+                    None if r["decisions"] is None else _dumps_evidence(r["decisions"]),
+                    r["ruleset_version"],
+                    sqlite_time(r["classified_at"]),
+                )
+                for r in rows
+            ],
+        )
+        return
     for chunk in _chunks(rows):
         stmt: Any
         if conn.dialect.name == "postgresql":
@@ -389,7 +409,22 @@ async def write_decisions(
             ids = {(mid, dim): rid for rid, mid, dim in returned}
             for row in chunk:
                 _note_inserted(report, row, ids[(row["member_id"], row["dimension"])])
-    if refresh:
+    if refresh and conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql(
+            "UPDATE segment_assignment SET confidence = ?, evidence = ?, ruleset_version = ?, updated_at = ? "
+            "WHERE id = ?",
+            [
+                (
+                    r["confidence"],
+                    _dumps_evidence(r["evidence"]),
+                    r["ruleset_version"],
+                    sqlite_time(r["updated_at"]),
+                    r["rid"],
+                )
+                for r in refresh
+            ],
+        )
+    elif refresh:
         stmt = (
             update(SegmentAssignment)
             .where(SegmentAssignment.id == bindparam("rid"))
@@ -413,6 +448,13 @@ def _note_inserted(report: WriteReport, row: Mapping[str, Any], row_id: int) -> 
         row_id, row["value"], row["confidence"], evidence_digest(row["evidence"]), row["pinned_by"]
     )
 
+
+_SQLITE_UPSERT_FEATURES = (
+    "INSERT INTO member_features (member_id, features, segments, decisions, ruleset_version, classified_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET features = excluded.features, "
+    "segments = excluded.segments, decisions = excluded.decisions, "
+    "ruleset_version = excluded.ruleset_version, classified_at = excluded.classified_at"
+)
 
 _SQLITE_INSERT_ASSIGNMENT = (
     "INSERT INTO segment_assignment (member_id, dimension, value, confidence, evidence, ruleset_version, "
