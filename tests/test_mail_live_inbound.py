@@ -266,3 +266,26 @@ def test_notices_from_the_list_software_are_not_posts(sender: str) -> None:
     # A member whose address merely contains such a word still posts.
     member = list_post(msgid="<req@example.org>").replace(b"ada@example.com", b"requester@example.com")
     assert classify(member, S, received_at=NOW).events
+
+
+def test_a_reply_that_lost_its_references_finds_the_invitation_by_the_subject_tag() -> None:
+    from bot.core.outbound import Button
+
+    shared = (Button("accept", "inv42tok", "Yes"), Button("decline", "inv42tok", "No"))
+    sent = email.message_from_bytes(compose(invitation(buttons=shared), S, now=NOW).data)
+    assert sent["Subject"] == "An invitation to the mentoring programme [inv:inv42tok]"
+    reply = mail(
+        f"In-Reply-To: {sent['Message-ID']}",  # no References: the anchors are gone
+        sender="Ada Lovelace <ada@example.com>",
+        subject=f"RE: {sent['Subject']}",
+        body="Yes, count me in.\n",
+        msgid="<r9@example.com>",
+    )
+    (event,) = classify(reply, S, received_at=NOW).events
+    assert isinstance(event, ActionClicked)
+    assert (event.action, event.value) == ("accept", "inv42tok")
+    # Off by configuration, the subject stays as rendered.
+    plain = email.message_from_bytes(
+        compose(invitation(buttons=shared), settings(subject_tags=False), now=NOW).data
+    )
+    assert plain["Subject"] == "An invitation to the mentoring programme"

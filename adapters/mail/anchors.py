@@ -46,3 +46,37 @@ def read_anchors(message_ids: Iterable[str], *, domain: str) -> list[tuple[str, 
         if (action, value) not in found:
             found.append((action, value))
     return found
+
+
+# --- the subject tag: the same information for clients that drop References -------------------
+
+#: Which buttons a subject tag stands for; one tag per mail, so all its buttons share one value.
+TAG_ACTIONS: dict[str, tuple[str, ...]] = {
+    "inv": ("accept", "decline"),
+    "chk": ("solved", "not-solved"),
+    "cfm": ("confirm",),
+}
+_TAG_OF = {action: tag for tag, actions in TAG_ACTIONS.items() for action in actions}
+_TAG_VALUE = re.compile(r"[A-Za-z0-9._~-]{4,64}")
+_TAG = re.compile(r"\[(inv|chk|cfm):([A-Za-z0-9._~-]{4,64})\]")
+
+
+def subject_tag(buttons: Iterable[tuple[str, str]]) -> str | None:
+    """``[inv:TOKEN]`` for a mail whose buttons are one kind and share one short token, else None."""
+    pairs = list(buttons)
+    tags = {_TAG_OF.get(action) for action, _ in pairs}
+    values = {value for _, value in pairs}
+    if len(tags) != 1 or len(values) != 1:
+        return None
+    (tag,), (value,) = tags, values
+    if tag is None or not _TAG_VALUE.fullmatch(value):
+        return None
+    return f"[{tag}:{value}]"
+
+
+def read_subject_tag(subject: str) -> list[tuple[str, str]]:
+    """(action, value) pairs a reply's subject offers through a tag."""
+    match = _TAG.search(subject)
+    if match is None:
+        return []
+    return [(action, match.group(2)) for action in TAG_ACTIONS[match.group(1)]]

@@ -10,7 +10,8 @@ What must stay true:
   ``Auto-Submitted: auto-replied`` (RFC 3834) so other robots do not answer them;
 - a header value built from member data (a display name, a subject) holding CR or LF is
   refused with ``PermanentSendError``: it would let the member write headers of their own;
-- buttons travel as links in the body and as reply anchors in References (see ``anchors``);
+- buttons travel as links in the body, as reply anchors in References and, where they share
+  one short token, as a subject tag such as ``[inv:TOKEN]`` (see ``anchors``);
 - with DKIM configured, the signature covers the unsubscribe headers, so a relay cannot
   swap the link.
 """
@@ -29,7 +30,7 @@ from email.utils import format_datetime
 
 import dkim  # type: ignore[import-untyped]
 
-from adapters.mail.anchors import anchor_id
+from adapters.mail.anchors import anchor_id, subject_tag
 from adapters.mail.settings import MailSettings
 from bot.core.errors import PermanentSendError
 from bot.core.outbound import OutboundMessage
@@ -92,7 +93,11 @@ def compose(
         mail["To"] = Address(checked(message.to.display_name, "display name"), addr_spec=address)
     except (ValueError, IndexError) as exc:
         raise PermanentSendError(f"unusable recipient {address!r}: {exc}") from exc
-    mail["Subject"] = checked(message.subject or "", "subject")
+    subject = checked(message.subject or "", "subject")
+    tag = subject_tag((b.action, b.value) for b in message.buttons) if settings.subject_tags else None
+    if tag is not None and tag not in subject:
+        subject = f"{subject} {tag}".strip()
+    mail["Subject"] = subject
     mail["Date"] = format_datetime(now)
     mid = message_id_for(message, settings)
     mail["Message-ID"] = mid

@@ -18,8 +18,9 @@ The order of the checks matters and is the table below:
 5. mail to the bot, unless a loop signal says an answer could start a mail loop
    (Auto-Submitted other than "no", Precedence bulk/junk/list, an empty Return-Path,
    auto-responder headers, a robot sender, our own address):
-   - a reply naming a button's anchor (see ``anchors``) whose first word fits one of its
-     actions -> ActionClicked(action, token), or CommandInvoked("confirm", (token,))
+   - a reply naming a button's anchor in References, or else a subject tag (see ``anchors``),
+     whose first word fits one of its actions -> ActionClicked(action, token), or
+     CommandInvoked("confirm", (token,))
    - a command in the subject or the first line -> CommandInvoked(verified=False); the
      command core runs a manager's ``admin ...`` only for configured addresses and only
      after the one-time ``confirm TOKEN`` reply, because ``From:`` can be forged
@@ -39,7 +40,7 @@ from email import policy
 from email.message import Message
 
 from adapters.imports.mail_parse import Skip, parse_message
-from adapters.mail.anchors import read_anchors
+from adapters.mail.anchors import read_anchors, read_subject_tag
 from adapters.mail.bounces import complaint_addresses, scan_bounce
 from adapters.mail.settings import MailSettings
 from bot.core.events import ActionClicked, ActorRef, CommandInvoked, Event, MessagePosted, PlaceRef, event_uid
@@ -151,7 +152,7 @@ def _to_bot(msg: Message, parsed: MessagePosted, settings: MailSettings) -> Inbo
     subject = _REPLY_PREFIX.sub("", parsed.subject or "").strip()
     first_line = next((line.strip() for line in parsed.text.own.splitlines() if line.strip()), "")
 
-    anchors = read_anchors(_referenced(msg), domain=settings.domain)
+    anchors = read_anchors(_referenced(msg), domain=settings.domain) or read_subject_tag(parsed.subject or "")
     if anchors:
         answer = _answer(first_line, anchors) or _answer(subject, anchors)
         if answer is not None:

@@ -73,6 +73,9 @@ class MailSettings(BaseModel):
 
     # --- commands and loops ---
     max_auto_replies_per_day: int = Field(default=5, ge=0)
+    #: Add ``[inv:TOKEN]`` / ``[chk:TOKEN]`` / ``[cfm:TOKEN]`` to the subject of mail with buttons,
+    #: so a reply from a client that drops References still finds its invitation or check.
+    subject_tags: bool = True
     commands: tuple[str, ...] = DEFAULT_COMMANDS
 
     @field_validator("bot_address", "unsubscribe_mailto")
