@@ -165,7 +165,7 @@ class Permissions:
         if not event.verified:
             return Verdict(False, "the platform did not vouch for the sender")
         if platform == "discord":
-            if place.container is None:
+            if not place.container:  # None, or "" as the Discord adapter sends for a DM
                 return Verdict(False, "managers' commands are not taken in direct messages")
             if place.container != self.settings.discord_guild:
                 return Verdict(False, f"server {place.container} is not the configured server")
