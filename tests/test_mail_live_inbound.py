@@ -71,9 +71,13 @@ def test_a_manager_command_is_passed_on_unverified_and_the_confirmation_line_too
     assert confirm.uid != admin.uid
 
 
-def test_mail_without_a_command_gives_nothing() -> None:
+def test_mail_to_the_bot_without_a_command_is_a_private_message() -> None:
     result = classify(mail(subject="hello", body="Just saying hi.\n"), S, received_at=NOW)
-    assert result.events == ()
+    (event,) = result.events
+    assert isinstance(event, MessagePosted)
+    assert (event.place.channel_id, event.place.name) == (BOT, "bot")
+    assert event.uid == event_uid("mail", "m1@example.org")
+    assert result.answerable is None
 
 
 def _reply_to(sent: bytes, body: str, *extra: str, msgid: str = "<r1@example.com>") -> bytes:

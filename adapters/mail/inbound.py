@@ -24,6 +24,8 @@ The order of the checks matters and is the table below:
    - a command in the subject or the first line -> CommandInvoked(verified=False); the
      command core runs a manager's ``admin ...`` only for configured addresses and only
      after the one-time ``confirm TOKEN`` reply, because ``From:`` can be forged
+   - anything else -> MessagePosted in the place ("mail", bot address, name "bot"): a private
+     message, like a Discord DM
 
 Events of step 5 are the ones the bot may answer by mail; ``Inbound.answerable`` names the
 sender so the reader can cap automatic replies per sender per day.
@@ -31,6 +33,7 @@ sender so the reader can cap automatic replies per sender per day.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import hashlib
 import re
@@ -182,7 +185,9 @@ def _to_bot(msg: Message, parsed: MessagePosted, settings: MailSettings) -> Inbo
             occurred_at=parsed.occurred_at, command=command, args=(rest,) if rest else (), verified=False,
         )
         return Inbound((invoked,), f"command {command}", answerable=sender)
-    return Inbound((), "mail to the bot without a command")
+    # Anything else written to the bot alone is a private message, as a Discord DM is: the
+    # "did it solve it?" loop reads a short "yes, thanks" in it (see messages/hero).
+    return Inbound((dataclasses.replace(parsed, place=place),), "private mail to the bot")
 
 
 def _answer(line: str, anchors: list[tuple[str, str]]) -> tuple[str, str] | None:
