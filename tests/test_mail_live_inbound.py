@@ -293,3 +293,20 @@ def test_a_reply_that_lost_its_references_finds_the_invitation_by_the_subject_ta
         compose(invitation(buttons=shared), settings(subject_tags=False), now=NOW).data
     )
     assert plain["Subject"] == "An invitation to the mentoring programme"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "bulk"),
+    [
+        ({}, True),  # a programme invitation
+        ({"programme": None, "template": "digest", "headers": {}, "buttons": ()}, True),
+        ({"programme": None, "template": "command_reply", "headers": {}, "buttons": ()}, False),
+        ({"programme": None, "template": "whyme", "kind": "reply", "headers": {}, "buttons": ()}, False),
+        ({"programme": None, "template": "", "headers": {}, "buttons": ()}, False),
+    ],
+)
+def test_which_mail_is_bulk(overrides: dict[str, object], bulk: bool) -> None:
+    head = email.message_from_bytes(compose(invitation(**overrides), S, now=NOW).data)
+    assert (head["Precedence"] == "bulk") is bulk
+    assert (head["List-Unsubscribe-Post"] is not None) is bulk
+    assert head["Auto-Submitted"] == ("auto-generated" if bulk else "auto-replied")

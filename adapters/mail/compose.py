@@ -64,10 +64,17 @@ def message_id_for(message: OutboundMessage, settings: MailSettings) -> str:
 
 
 def is_bulk(message: OutboundMessage) -> bool:
-    """Programme mail and unsolicited template mail; an answer to the member's own mail is not bulk."""
-    if message.programme:
+    """Programme mail and unsolicited template mail; an answer to the member's own mail is not bulk.
+
+    Answers are rows with ``kind="reply"``, a ``reply_to_native``, or a template named
+    ``…reply`` (the application's ``command_reply``); a row that carries its own
+    List-Unsubscribe link is bulk whatever else it says.
+    """
+    if message.programme or any(name.lower() == "list-unsubscribe" for name in message.headers):
         return True
-    return message.kind != "reply" and not message.reply_to_native and bool(message.template)
+    if message.kind == "reply" or message.reply_to_native or message.template.lower().endswith("reply"):
+        return False
+    return bool(message.template)
 
 
 def checked(value: str, what: str) -> str:
