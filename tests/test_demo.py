@@ -183,7 +183,8 @@ async def test_demo_imports_the_counts_it_promises_and_a_second_run_adds_nothing
     html_path, md_path = first.digest_files
     assert html_path.parent == out.resolve()
     assert (html_path.suffix, md_path.suffix) == (".html", ".md")
-    assert "<svg" in html_path.read_text(encoding="utf-8") and str(html_path) in buf.getvalue().replace("\n", "")
+    assert "<svg" in html_path.read_text(encoding="utf-8")
+    assert str(html_path) in buf.getvalue().replace("\n", "")
 
 
 def test_generator_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
