@@ -11,6 +11,7 @@ an ``aiohttp`` application the caller may extend (Slack's HTTP events) before se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -252,6 +253,15 @@ async def _link_act(
 
 
 async def invitation_page(request: web.Request) -> web.Response:
+    """The confirmation page; showing it records that the invitation was opened (the funnel's
+    "opened" stage), never an answer: accepting or declining takes the page's POST."""
+    deps = request.app[_DEPS]
+    if deps.on_invitation is not None:
+        now = deps.clock.now()
+        with contextlib.suppress(BadArgument, *_DB_ERRORS):
+            _, value = deps.signer.verify(request.match_info["token"], now=now, kind=INVITATION)
+            async with asyncio.timeout(DB_TIMEOUT), deps.store.connection() as conn:
+                await deps.on_invitation(conn, value, "open", at=now)
     return await _link_page(request, INVITATION, _INVITATION_TEXT, "action")
 
 

@@ -187,7 +187,7 @@ async def test_accept_link_confirms_on_get_and_acts_on_post(site: Site) -> None:
     async with site.http.get(site.url(link)) as resp:
         assert resp.status == 200
         assert "Accept the invitation?" in await resp.text()
-    assert await invitation_status(site.store, "inv-1") == "sent"
+    assert await invitation_status(site.store, "inv-1") == "opened"  # seen, not answered
     async with site.http.post(site.url(link)) as resp:
         assert resp.status == 200
         assert "you are in" in await resp.text()
