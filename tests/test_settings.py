@@ -15,9 +15,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_example_configuration_is_valid() -> None:
+    """Every section of the example passes the model that owns it, switched-off adapters too."""
+    from adapters.discord.settings import DiscordSettings
+    from adapters.mail.settings import MailSettings
+    from adapters.slack.settings import SlackSettings
+    from bot.admin.permissions import ManagerSettings
+    from messages.digest.settings import DigestSettings
+
     settings = load_settings(REPO / "cohortbot.example.toml")
     assert settings.timezone == "Europe/Rome"
     assert list(settings.enabled_adapters()) == ["discord"]  # slack and mail are switched off there
+    assert len(ManagerSettings.from_mapping(settings.managers).managers) == 4
+    assert DigestSettings.from_mapping(settings.digest).channels[0].platform == "discord"
+    models = {"discord": DiscordSettings, "slack": SlackSettings, "mail": MailSettings}
+    for name, section in settings.adapters.items():
+        models[name].model_validate({k: v for k, v in section.items() if k != "enabled"})
 
 
 @pytest.mark.parametrize(
