@@ -404,3 +404,7 @@ def _explain(d: dict[str, Any]) -> str:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
