@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import BadArgument
-from bot.store.live_models import Invitation
+from bot.store.live_models import Invitation, OutboxMessage
 
 if TYPE_CHECKING:
     from messages.planner import PlannedInvitation, Planner
@@ -62,10 +62,22 @@ class InvitationInfo:
 
 
 async def on_sent(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
-    """The outbox worker's hook, in the transaction that marks the row sent."""
+    """The outbox worker's hook, in the transaction that marks the row sent.
+
+    It runs for every message that leaves, so it is one indexed statement: the invitation is
+    found by its unique (member, programme), which its outbox row carries (``outbox_id`` has
+    no index, and a scan per sent message grows with the table).
+    """
+    member = select(OutboxMessage.member_id).where(OutboxMessage.id == outbox_id).scalar_subquery()
+    programme = select(OutboxMessage.programme).where(OutboxMessage.id == outbox_id).scalar_subquery()
     await conn.execute(
         update(Invitation)
-        .where(Invitation.outbox_id == outbox_id, Invitation.status == "planned")
+        .where(
+            Invitation.member_id == member,
+            Invitation.programme == programme,
+            Invitation.outbox_id == outbox_id,
+            Invitation.status == "planned",
+        )
         .values(status="sent", sent_at=at)
     )
 

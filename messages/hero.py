@@ -29,19 +29,18 @@ from bot.core.errors import BadArgument
 from bot.core.events import Event, MessagePosted, ReactionAdded, event_uid
 from bot.core.outbound import Button
 from bot.store.live_models import OutboxMessage, SolutionCheck
-from bot.store.models import Member, MemberFeatureRow
 from bot.store.outbox import NewMessage, enqueue
 from messages import points
-from messages.hero_reads import Row, asker_account, bot_members, open_askers, read_rows
+from messages.composer import check_message
+from messages.hero_reads import CheckBatch, Row, bot_members, pick_account, read_batch, read_rows
 from messages.policy import next_allowed
 from messages.programmes import Catalogue
-from messages.snapshots import LinkMaker, consents, most_common_offset, paused_programmes, recipient_for
+from messages.snapshots import Account, LinkMaker, most_common_offset, paused_programmes
 from messages.templates import Renderer
-from segmentation.signals import SOLVED, is_question, message_signals
+from segmentation.signals import SOLVED, message_signals
 
 log = logging.getLogger(__name__)
 
-_QUESTION_EXCERPT = 300
 #: A message to the bot alone this short, with a keyword, answers the asker's latest check.
 _SHORT_REPLY_WORDS = 12
 
@@ -128,114 +127,103 @@ class Hero:
         if more:
             targets.update(await read_rows(conn, more))
         bots = await bot_members(conn, {r.member_id for r in targets.values()})
-        askers = await open_askers(conn, {r.member_id for r in rows.values() if r.kind == "message"})
+        batch = await read_batch(conn, rows, targets, bots)
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue
             outcome: CheckOutcome | None = None
             if row.kind == "reaction":
-                outcome = await self._reaction(conn, row, targets, at=now)
-            elif row.member_id in askers:
-                outcome = await self._reply_to_check(conn, row, at=now)
+                outcome = await self._reaction(conn, row, targets, at=now, batch=batch)
+            elif row.member_id in batch.open:
+                outcome = await self._reply_to_check(conn, row, batch, at=now)
             if outcome is None and row.uid in solved:
-                outcome = await self._said_solved(conn, row, targets, at=now)
+                outcome = await self._said_solved(conn, row, targets, at=now, batch=batch)
             if outcome is not None:
                 result.outcomes.append(outcome)
             if outcome is not None or row.kind != "message":
                 continue
             question = targets.get(row.target or "")
-            if question is None or question.kind != "message" or question.member_id == row.member_id:
-                continue
-            if question.member_id in bots or not is_question(question.own_text):
-                continue
-            if await self._start_check(conn, question, row, now=now):
-                result.checks_enqueued.append(question.uid)
+            if (
+                question is not None
+                and question.uid in batch.questions
+                and question.member_id != row.member_id
+            ):
+                self._start_check(question, row, batch)
+        await self._flush(conn, batch, now=now)
+        result.checks_enqueued.extend(batch.enqueued)
         return result
 
-    async def _start_check(self, conn: AsyncConnection, question: Row, answer: Row, *, now: datetime) -> bool:
+    def _start_check(self, question: Row, answer: Row, batch: CheckBatch) -> None:
+        """Queue the question's check for ``_flush`` (the first answer in the batch asks)."""
         asker = question.member_id
-        consent = (await consents(conn, [asker])).get(asker, {})
+        if question.uid in batch.pending:
+            return  # a second answer: the check is asked once per question
+        consent = batch.consent.get(asker, {})
         if consent.get("all") == "out" or consent.get(f"programme:{self.programme}") == "out":
-            return False
-        account = await asker_account(conn, asker, question.platform)
-        if account is None:
-            return False
-        token = secrets.token_urlsafe(24)
+            return
+        account = pick_account(batch.accounts.get(asker, ()), question.platform)
+        if account is not None:
+            batch.pending[question.uid] = (question, answer, account, secrets.token_urlsafe(24))
+
+    async def _flush(self, conn: AsyncConnection, batch: CheckBatch, *, now: datetime) -> None:
+        """Insert the queued checks in one statement and enqueue the messages of those that are new."""
+        if not batch.pending:
+            return
+        pending, batch.pending = list(batch.pending.values()), {}
         res = await conn.execute(
             _insert_check(conn)
             .values(
-                question_uid=question.uid,
-                asker_member_id=asker,
-                helper_member_id=answer.member_id,
-                answer_uid=answer.uid,
-                token=token,
-                status="asked",
-                asked_at=now,
+                [
+                    {
+                        "question_uid": q.uid,
+                        "asker_member_id": q.member_id,
+                        "helper_member_id": a.member_id,
+                        "answer_uid": a.uid,
+                        "token": token,
+                        "status": "asked",
+                        "asked_at": now,
+                    }
+                    for q, a, _acc, token in pending
+                ]
             )
-            .returning(SolutionCheck.id)
+            .returning(SolutionCheck.question_uid)
         )
-        if res.scalar() is None:
-            return False  # asked before: once per question
-        helper = (
-            await conn.execute(select(Member.display_name).where(Member.id == answer.member_id))
-        ).scalar()
-        asker_name = (await conn.execute(select(Member.display_name).where(Member.id == asker))).scalar()
+        new = set(res.scalars())  # the others were asked before: once per question
+        messages = [
+            self._check_message(q, a, acc, token, batch, now) for q, a, acc, token in pending if q.uid in new
+        ]
+        if messages:
+            await enqueue(conn, messages, now=now)
+        for q, _a, _acc, _token in pending:
+            if q.uid in new:
+                batch.enqueued.append(q.uid)
+                log.info("solution check", extra={"question_uid": q.uid, "asker": q.member_id})
+
+    def _check_message(
+        self, question: Row, answer: Row, account: Account, token: str, batch: CheckBatch, now: datetime
+    ) -> NewMessage:
+        asker_name, features = batch.people.get(question.member_id, (None, None))
+        helper = batch.people.get(answer.member_id, (None, None))[0]
         expires = now + timedelta(days=14)
         buttons = (
             self._button("solved", token, "Yes, solved", expires, style="primary"),
             self._button("not-solved", token, "Not yet", expires),
         )
-        rendered = self.renderer.render(
-            "solution_check",
-            account.platform,
-            {
-                "name": asker_name or account.display_name,
-                "helper": helper or "someone",
-                "question": question.own_text[:_QUESTION_EXCERPT],
-                "community": self.community,
-                "buttons": buttons,
-            },
+        return check_message(
+            self.renderer,
+            question,
+            account,
+            token=token,
+            names=(asker_name, helper),
+            community=self.community,
+            programme=self.programme,
+            buttons=buttons,
+            not_before=self._send_time(features, now),
         )
-        kind, to = recipient_for(account)
-        subject = rendered.subject
-        if account.platform == "mail" and question.subject:
-            subject = (
-                question.subject if question.subject.lower().startswith("re:") else f"Re: {question.subject}"
-            )
-        await enqueue(
-            conn,
-            [
-                NewMessage(
-                    dedupe_key=f"solved?:{question.uid}",
-                    platform=account.platform,
-                    kind=kind,
-                    to=to,
-                    text=rendered.text,
-                    template="solution_check",
-                    programme=self.programme,
-                    member_id=asker,
-                    subject=subject,
-                    html=rendered.html,
-                    blocks=tuple(rendered.blocks),
-                    buttons=buttons,
-                    headers={"X-Cohortbot-Check": token} if account.platform == "mail" else {},
-                    reply_to_native=question.native_id if account.platform == "mail" else None,
-                    not_before=await self._send_time(conn, asker, now),
-                    deliver_within=timedelta(days=3),
-                    consent_scope=f"programme:{self.programme}",
-                )
-            ],
-            now=now,
-        )
-        log.info("solution check", extra={"question_uid": question.uid, "asker": asker})
-        return True
 
-    async def _send_time(self, conn: AsyncConnection, asker: int, now: datetime) -> datetime:
+    def _send_time(self, features: dict[str, Any] | None, now: datetime) -> datetime:
         """After the delay that lets the asker try the answer, and outside their quiet hours."""
         at = now + timedelta(minutes=self.settings.check_delay_minutes)
-        features = (
-            await conn.execute(select(MemberFeatureRow.features).where(MemberFeatureRow.member_id == asker))
-        ).scalar()
         offset = most_common_offset(features)
         if offset is None:
             return at
@@ -249,7 +237,7 @@ class Hero:
         return Button(action, token, label, style, url=url)
 
     async def _reaction(
-        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime
+        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime, batch: CheckBatch
     ) -> CheckOutcome | None:
         if row.own_text not in self.settings.solved_reactions:
             return None
@@ -260,11 +248,17 @@ class Hero:
         if question is None or question.member_id != row.member_id:
             return None  # only the asker's ✅ confirms
         return await self._confirm_question(
-            conn, question.uid, solved=True, at=at, helper=answer.member_id, answer_uid=answer.uid
+            conn,
+            question.uid,
+            solved=True,
+            at=at,
+            helper=answer.member_id,
+            answer_uid=answer.uid,
+            batch=batch,
         )
 
     async def _said_solved(
-        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime
+        self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime, batch: CheckBatch
     ) -> CheckOutcome | None:
         """The asker writing "that worked": under their own question (the check's helper is
         credited) or in reply to an answer to it (that answer's author is)."""
@@ -272,47 +266,50 @@ class Hero:
         if target is None or target.kind != "message":
             return None
         if target.member_id == row.member_id:
-            return await self._confirm_question(conn, target.uid, solved=True, at=at)
+            return await self._confirm_question(conn, target.uid, solved=True, at=at, batch=batch)
         question = targets.get(target.target or "")
         if question is None or question.member_id != row.member_id:
             return None
         return await self._confirm_question(
-            conn, question.uid, solved=True, at=at, helper=target.member_id, answer_uid=target.uid
+            conn,
+            question.uid,
+            solved=True,
+            at=at,
+            helper=target.member_id,
+            answer_uid=target.uid,
+            batch=batch,
         )
 
-    async def _reply_to_check(self, conn: AsyncConnection, row: Row, *, at: datetime) -> CheckOutcome | None:
+    async def _reply_to_check(
+        self, conn: AsyncConnection, row: Row, batch: CheckBatch, *, at: datetime
+    ) -> CheckOutcome | None:
         """A message from an asker with an open check that answers it, with a yes or no keyword:
         a reply to the check's message, text carrying its token (mail quoting), or a short
         message written to the bot alone (the latest check that went out is the one meant)."""
-        open_checks = (
-            await conn.execute(
-                select(
-                    SolutionCheck.question_uid,
-                    SolutionCheck.token,
-                    OutboxMessage.platform,
-                    OutboxMessage.receipt,
-                    OutboxMessage.sent_at,
-                )
-                .outerjoin(OutboxMessage, OutboxMessage.dedupe_key == "solved?:" + SolutionCheck.question_uid)
-                .where(SolutionCheck.asker_member_id == row.member_id, SolutionCheck.status == "asked")
-            )
-        ).all()
+        # Read at the batch's start; a check confirmed since is no longer open.
+        waiting = [c for c in batch.open[row.member_id] if c.question_uid not in batch.answered]
         meant: str | None = None
-        for question_uid, token, platform, receipt, _sent in open_checks:
-            native = (receipt or {}).get("native_id") if isinstance(receipt, dict) else None
-            if (native and platform and row.reply_to == event_uid(platform, native)) or token in row.own_text:
-                meant = question_uid
+        for c in waiting:
+            native = (c.receipt or {}).get("native_id") if isinstance(c.receipt, dict) else None
+            if (
+                native and c.platform and row.reply_to == event_uid(c.platform, native)
+            ) or c.token in row.own_text:
+                meant = c.question_uid
                 break
         if meant is None and row.private and len(row.own_text.split()) <= _SHORT_REPLY_WORDS:
-            sent = [(s, q) for q, _t, p, _r, s in open_checks if s is not None and p == row.platform]
+            sent = [
+                (c.sent_at, c.question_uid)
+                for c in waiting
+                if c.sent_at is not None and c.platform == row.platform
+            ]
             meant = max(sent)[1] if sent else None
         if meant is None:
             return None
         text = row.own_text
         if _has_word(text, self.settings.unsolved_words) and not _has_word(text, ["solved"]):
-            return await self._confirm_question(conn, meant, solved=False, at=at)
+            return await self._confirm_question(conn, meant, solved=False, at=at, batch=batch)
         if _has_word(text, self.settings.solved_words):
-            return await self._confirm_question(conn, meant, solved=True, at=at)
+            return await self._confirm_question(conn, meant, solved=True, at=at, batch=batch)
         return None
 
     # ---- a click ---------------------------------------------------------------------------
@@ -338,7 +335,10 @@ class Hero:
         at: datetime,
         helper: int | None = None,
         answer_uid: str | None = None,
+        batch: CheckBatch | None = None,
     ) -> CheckOutcome | None:
+        if batch is not None and question_uid in batch.pending:
+            await self._flush(conn, batch, now=at)  # its check must exist before it is answered
         values: dict[str, Any] = {"status": "solved" if solved else "unsolved", "answered_at": at}
         if helper is not None:
             values["helper_member_id"] = helper
@@ -360,6 +360,8 @@ class Hero:
         ).first()
         if check is None:
             return None
+        if batch is not None and check.status != "asked":
+            batch.answered.add(question_uid)
         credited = False
         if res.rowcount and solved:
             credited = await points.credit(

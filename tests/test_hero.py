@@ -216,3 +216,24 @@ async def test_thanks_that_worked_in_reply_to_an_answer_credits_that_answer(stor
     _, status, helper = await _check(store)
     assert (status, helper) == ("solved", other_id)
     assert await _points(store) == [(other_id, 1, "community-hero")]
+
+
+async def test_one_batch_asks_each_answered_question_once_and_a_yes_in_it_cancels_its_check(
+    store: Store, hero: Hero
+) -> None:
+    other = actor("other-asker")
+    q2 = message(other, "Where do I change my password?", channel="help")
+    first = message(HELPER, "Run the installer.", at=T0 + timedelta(seconds=1), reply_to=QUESTION.uid)
+    second = message(actor("third"), "Or the package.", at=T0 + timedelta(seconds=2), reply_to=QUESTION.uid)
+    answer2 = message(HELPER, "Under Settings > Account.", at=T0 + timedelta(seconds=3), reply_to=q2.uid)
+    yes = reaction(ASKER, first.uid, at=T0 + timedelta(seconds=4))
+    result = await _feed(store, hero, [QUESTION, q2, yes, answer2, second, first])
+    assert result.checks_enqueued == [QUESTION.uid, q2.uid]  # type: ignore[attr-defined]
+    async with store.connection() as conn:
+        helper_id = await member_id(conn, HELPER)
+        checks = dict((await conn.execute(select(SolutionCheck.question_uid, SolutionCheck.status))).all())
+        sent = dict((await conn.execute(select(OutboxMessage.dedupe_key, OutboxMessage.status))).all())
+    # The ✅ came after the check was decided: it is answered, and its message need not leave.
+    assert checks == {QUESTION.uid: "solved", q2.uid: "asked"}
+    assert sent == {f"solved?:{QUESTION.uid}": "cancelled", f"solved?:{q2.uid}": "pending"}
+    assert await _points(store) == [(helper_id, 1, "community-hero")]
