@@ -66,8 +66,6 @@ class Simulation:
         self.actions: list[dict[str, Any]] = []
         self._seen = {name: 0 for name in recorders}
         self._swept: date | None = None
-        self._outbox_top = 0
-        self._next_due: datetime | None = None
 
     @classmethod
     async def open(
@@ -116,24 +114,21 @@ class Simulation:
         self._collect()
 
     async def _drain_if_due(self) -> None:
-        """Drain when something was enqueued since the last drain or a waiting row fell due.
+        """Drain only when a waiting row is due by the virtual clock.
 
         The live worker sleeps until woken or until the next due time; this is the same
-        rule, so a batch that enqueued nothing costs one query instead of a worker round.
+        rule, so a batch that made nothing due costs one query instead of a worker round.
         """
         now = self.clock.now()
         async with self.app.store.connection() as conn:
-            top = (await conn.execute(select(func.max(OutboxMessage.id)))).scalar() or 0
-        if top == self._outbox_top and (self._next_due is None or now < self._next_due):
-            return
-        await self.app.worker.drain(until=now)
-        async with self.app.store.connection() as conn:
-            self._next_due = (
+            due = (
                 await conn.execute(
                     select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == "pending")
                 )
             ).scalar()
-        self._outbox_top = top
+        if due is None or due > now:
+            return
+        await self.app.worker.drain(until=now)
 
     def _reply(self, event: CommandInvoked | ActionClicked, reply: CommandReply) -> None:
         caps = CAPABILITIES.get(event.actor.platform)
