@@ -101,9 +101,15 @@ class App:
             await self.planner.plan(conn, batch.moved, now=batch.now)
 
     def _count_batch(self, batch: Batch) -> None:
+        per_platform: dict[str, int] = {}
         for event in batch.events:
             platform = getattr(getattr(event, "actor", None), "platform", "unknown")
-            self.metrics.events_ingested.labels(platform=platform).inc()
+            per_platform[platform] = per_platform.get(platform, 0) + 1
+        for platform, count in per_platform.items():
+            self.metrics.ingested(platform, count)
+        # Members whose segmentation moved (a dimension changed value); per-segment counts are
+        # in the weekly digest's movements.
+        self.metrics.segment_changed("any", len(batch.moved))
 
     async def sweep(self) -> int:
         """Everyone before the policy again, and overdue invitations expired.
