@@ -55,3 +55,29 @@ async def test_the_imap_cursor_round_trips(store: Store) -> None:
     await put("imap://bot@example.org/INBOX", 1700, 42)
     await put("imap://bot@example.org/INBOX", 1700, 43)
     assert await get("imap://bot@example.org/INBOX") == (1700, 43)
+
+
+async def test_the_running_apps_metrics_count_what_happened(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/metrics on the app's own web server: events by platform, moved members, sends by platform."""
+    import aiohttp
+
+    monkeypatch.setenv("COHORTBOT_SECRET", "a-long-random-test-secret-of-enough-length")
+    clock = FrozenClock(T0)
+    discord = FakeAdapter("discord", clock=clock)
+    settings = parse_settings({"managers": {"require_managers": False}, "web": {"enabled": True, "port": 0}})
+    app = await build_app(settings, clock=clock, adapters={"discord": discord}, store=store)
+    await app.start_web()
+    assert app.web is not None
+    ann = ActorRef("discord", "1001", display_name="Ann")
+    await app.pipeline.process(
+        [MemberJoined(event_uid("discord", "join-1"), ann, PlaceRef("discord", "c1", container="g"), T0)]
+    )
+    await app.worker.drain(until=T0 + timedelta(hours=1))
+    async with aiohttp.ClientSession() as http, http.get(f"{app.web.url}/metrics") as resp:
+        text = await resp.text()
+    await app.shutdown()
+    assert 'cohortbot_events_ingested_total{platform="discord"} 1.0' in text
+    assert 'cohortbot_segment_changes_total{segment="any"} 1.0' in text
+    assert 'cohortbot_messages_sent_total{platform="discord"} 1.0' in text
