@@ -1,0 +1,522 @@
+"""A reviewer's end-to-end pass through ``simulate``: the bugs found, and behaviours no other test drove.
+
+Every test here goes through the whole live bot (``bot.simulate.simulate``: the real
+pipeline, the command core, the planner and the outbox worker, with recorders for the
+platforms) the way ``cohortbot simulate`` does. Tests marked ``xfail(strict=True)`` state
+a real bug as the behaviour the bot should have: they fail on the current code and turn
+the suite red once the bug is fixed, so the marker is removed with the fix. The others pin
+behaviours verified by hand that only the unit tests of single modules covered before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.settings import Settings, parse_settings
+from bot.sim_events import to_line
+from bot.simulate import simulate
+from bot.store import Store
+from bot.store.live_models import Invitation, OutboxMessage, ProgrammePoints, SolutionCheck
+from bot.store.models import Activity, Identity, Member
+
+ON_SQLITE = not os.environ.get("COHORTBOT_TEST_PG_URL")
+MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # 10:00 UTC: outside everyone's quiet hours
+GUILD = "123456789012345678"
+WORKSPACE = "T0123ABCD"
+BOSS = {"id": "900000000000000001", "name": "Boss"}
+SLACK_BOSS = {"id": "U0900ABCD", "name": "Slack Boss"}
+PATCH = (
+    "The parser crashes on an empty header; backtrace:\n```\n"
+    "#0 0x00007f in parse_header (p=0x0) at parser.c:42\n"
+    "#1 0x00007f in main () at main.c:10\n```\nThis patch fixes it:\n```diff\n"
+    "--- a/parser.c\n+++ b/parser.c\n"
+    "@@ -40,3 +40,4 @@\n+  if (!p) return -1;\n   return parse(p);\n```"
+)
+
+
+def _settings() -> Settings:
+    """A configuration with a [managers] table, as `cohortbot simulate --config` would read it."""
+    return parse_settings(
+        {
+            "managers": {
+                "managers": [f"discord:{BOSS['id']}", f"slack:{SLACK_BOSS['id']}", "mail:boss@example.org"],
+                "discord_guild": GUILD,
+                "slack_workspace": WORKSPACE,
+            }
+        }
+    )
+
+
+def _user(uid: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": uid, "name": name or uid, **extra}
+
+
+async def _run(store: Store, lines: Iterable[str]) -> list[dict[str, Any]]:
+    report, actions = await simulate(list(lines), settings=_settings(), store=store)
+    assert report.rejected == []
+    return actions
+
+
+def _admin(at: datetime, command: str, *, platform: str = "discord") -> str:
+    who = BOSS if platform == "discord" else SLACK_BOSS
+    return to_line(at, platform, "command", who, channel="admin", text=command)
+
+
+def _replies_to(actions: list[dict[str, Any]], user_id: str) -> list[str]:
+    return [
+        a["text"] for a in actions if a["template"] == "command_reply" and a["to"].get("user_id") == user_id
+    ]
+
+
+def _patches(dev: dict[str, Any], *, start: datetime, tag: str) -> list[str]:
+    """Ten patches over forty days: enough for `developers` and the bug hunt."""
+    return [
+        to_line(
+            start + timedelta(days=d),
+            "discord",
+            "message",
+            dev,
+            channel="dev",
+            message_id=f"{tag}{d}",
+            text=PATCH,
+        )
+        for d in range(0, 40, 4)
+    ]
+
+
+async def _token(store: Store, programme: str) -> str:
+    async with store.connection() as conn:
+        token = (
+            await conn.execute(select(Invitation.token).where(Invitation.programme == programme))
+        ).scalar()
+    assert token is not None
+    return str(token)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bugs (each xfail strict: it fails today and must pass once fixed)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a click 'accept TOKEN' by another member answers someone else's invitation "
+    "(bot/interactions.py _invitation_token takes any known token without checking the clicker)",
+)
+async def test_a_click_on_someone_elses_invitation_token_changes_nothing(store: Store) -> None:
+    dev = _user("2001", "Dev")
+    await _run(store, _patches(dev, start=MONDAY - timedelta(days=60), tag="p"))
+    token = await _token(store, "bug-hunt")
+    eve = _user("2002", "Eve")
+    mallory = _user("U0777", "Mallory")
+    actions = await _run(
+        store,
+        [
+            to_line(MONDAY, "discord", "message", eve, channel="general", text="hi all"),
+            to_line(MONDAY + timedelta(minutes=1), "discord", "click", eve, text=f"accept {token}"),
+            to_line(MONDAY + timedelta(minutes=2), "slack", "click", mallory, text=f"decline {token}"),
+        ],
+    )
+    async with store.connection() as conn:
+        status = (await conn.execute(select(Invitation.status).where(Invitation.token == token))).scalar()
+    assert status in ("sent", "opened", "expired")  # whatever it was: not answered by strangers
+    eve_replies = _replies_to(actions, "2002")
+    assert eve_replies and not any("You are in" in r for r in eve_replies)
+    assert not any("we will not invite you" in r for r in _replies_to(actions, "U0777"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the helper can confirm their own answer with the check's token and earn Community Hero "
+    "points (bot/interactions.py _check_token accepts any known token from any clicker)",
+)
+async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
+    asker, helper = _user("7001", "Asker"), _user("7002", "Helper")
+    await _run(
+        store,
+        [
+            to_line(
+                MONDAY,
+                "discord",
+                "message",
+                asker,
+                channel="help",
+                message_id="q1",
+                text="How do I make my phone sync contacts after the update?",
+            ),
+            to_line(
+                MONDAY + timedelta(minutes=10),
+                "discord",
+                "message",
+                helper,
+                channel="help",
+                message_id="a1",
+                reply_to="q1",
+                text="Open Settings > Accounts, enable Sync contacts, then restart the app.",
+            ),
+            to_line(
+                MONDAY + timedelta(days=1), "discord", "message", _user("7003"), channel="general", text="hi"
+            ),
+        ],
+    )
+    async with store.connection() as conn:
+        token = (await conn.execute(select(SolutionCheck.token))).scalar()
+    assert token is not None  # the check was asked (control)
+    await _run(
+        store,
+        [to_line(MONDAY + timedelta(days=1, hours=1), "discord", "click", helper, text=f"solved {token}")],
+    )
+    async with store.connection() as conn:
+        points = (await conn.execute(select(func.count()).select_from(ProgrammePoints))).scalar()
+        status = (await conn.execute(select(SolutionCheck.status))).scalar()
+    assert (points, status) == (0, "asked")
+
+
+@pytest.mark.xfail(
+    condition=ON_SQLITE,
+    strict=True,
+    reason="SQLite: after forgetme confirm the next person's activity reuses the erased row's id, "
+    "below segmentation's activity-id cursor, so they are never classified nor welcomed "
+    "(no sqlite_autoincrement on activity/member; segmentation/engine.py incremental cursor)",
+)
+async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(store: Store) -> None:
+    ann, bob = _user("1001", "Ann"), _user("1002", "Bob")
+    actions = await _run(
+        store,
+        [
+            to_line(
+                MONDAY, "discord", "message", ann, channel="general", text="hello, how do I install this?"
+            ),
+            to_line(MONDAY + timedelta(minutes=2), "discord", "command", ann, text="forgetme confirm"),
+            to_line(
+                MONDAY + timedelta(minutes=4),
+                "discord",
+                "message",
+                bob,
+                channel="general",
+                text="hello, I am new",
+            ),
+            to_line(
+                MONDAY + timedelta(hours=5), "discord", "message", _user("1003"), channel="general", text="x"
+            ),
+        ],
+    )
+    assert sorted(a["to"]["user_id"] for a in actions if a["template"] == "welcome") == [
+        "1001",
+        "1002",
+        "1003",
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mail: the answer to a confirmed 'forgetme confirm' is cancelled by the outbox as "
+    "'erased', so the member never learns it worked (bot/app.py _reply_by_mail enqueues it after "
+    "the erasure; the worker's erasure re-check drops it and keeps the address in the row)",
+)
+async def test_mail_erasure_is_confirmed_by_mail(store: Store) -> None:
+    ann = _user("ann@example.org", "Ann", email="ann@example.org")
+    actions = await _run(
+        store,
+        [
+            to_line(
+                MONDAY,
+                "mail",
+                "message",
+                ann,
+                channel="users@lists.example.org",
+                message_id="<m1@example.org>",
+                text="How do I install it on my phone?",
+                subject="install",
+            ),
+            to_line(MONDAY + timedelta(minutes=1), "mail", "command", ann, text="forgetme confirm"),
+        ],
+    )
+    held = [a for a in actions if a["template"] == "command_reply"]
+    found = re.search(r"confirm (\S+)\n", held[-1]["text"]) if held else None
+    assert found is not None  # the bot asked for the token (control)
+    actions = await _run(
+        store,
+        [to_line(MONDAY + timedelta(minutes=2), "mail", "command", ann, text=f"confirm {found.group(1)}")],
+    )
+    async with store.connection() as conn:
+        members = (await conn.execute(select(func.count()).select_from(Member))).scalar()
+    assert members == 0  # erased (control)
+    answers = [a for a in actions if a["kind"] == "email" and a["to"].get("email") == "ann@example.org"]
+    assert answers and "erased" in answers[0]["text"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an invitation whose message 'optout all' cancelled stays 'planned' for ever: after "
+    "'optin' it is never sent nor planned again (once per programme), and 'programmes' says "
+    "'invited (planned)' (bot/store/privacy.py cancel_pending leaves the invitation row planned)",
+)
+async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store: Store) -> None:
+    ann = _user("1001", "Ann")
+    lines = [
+        to_line(
+            MONDAY,
+            "discord",
+            "message",
+            ann,
+            channel="general",
+            text="hello, how do I install this on my phone?",
+        ),
+        to_line(MONDAY + timedelta(minutes=1), "discord", "command", ann, text="optout all"),
+        to_line(MONDAY + timedelta(minutes=2), "discord", "command", ann, text="optin"),
+    ]
+    lines += [
+        to_line(
+            MONDAY + timedelta(days=d),
+            "discord",
+            "message",
+            ann,
+            channel="general",
+            text=f"Why does my phone not sync my contacts ({d})?",
+        )
+        for d in range(1, 60, 3)
+    ]
+    actions = await _run(store, lines)
+    async with store.connection() as conn:
+        cancelled = (
+            await conn.execute(
+                select(OutboxMessage.programme).where(
+                    OutboxMessage.status == "cancelled", OutboxMessage.template == "invite"
+                )
+            )
+        ).scalar()
+        statuses = dict((await conn.execute(select(Invitation.programme, Invitation.status))).all())
+    assert cancelled is not None  # optout all cancelled a waiting invitation (control)
+    sent_again = [a for a in actions if a.get("programme") == cancelled and a["template"] == "invite"]
+    assert sent_again or statuses[cancelled] != "planned"
+
+
+# ---------------------------------------------------------------------------------------------
+# Verified behaviours (through simulate, which no other test drove)
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_a_paused_programme_invites_nobody_and_a_campaign_dry_runs_first(store: Store) -> None:
+    start = MONDAY - timedelta(days=60)
+    lines = [_admin(start - timedelta(minutes=5), "admin programme pause bug-hunt")]
+    for i in range(2):
+        lines += _patches(_user(f"20{i}1", f"Dev{i}"), start=start + timedelta(minutes=i), tag=f"d{i}-")
+    lines.sort(key=lambda line: line.split('"ts":"', 1)[1][:20])
+    actions = await _run(store, lines)
+    assert not [a for a in actions if a.get("programme") == "bug-hunt"]
+    assert "paused" in _replies_to(actions, BOSS["id"])[0]
+
+    actions = await _run(
+        store,
+        [
+            _admin(MONDAY, "admin invite bug-hunt developers"),
+            _admin(MONDAY + timedelta(minutes=1), "admin programme resume bug-hunt"),
+            _admin(MONDAY + timedelta(minutes=2), "admin invite bug-hunt developers"),
+            _admin(MONDAY + timedelta(minutes=3), "admin invite bug-hunt developers --confirm"),
+            _admin(MONDAY + timedelta(minutes=4), "admin invite bug-hunt developers --confirm"),
+        ],
+    )
+    replies = _replies_to(actions, BOSS["id"])
+    assert "skipped: paused 2" in replies[0]
+    assert replies[2].startswith("Dry run: 2 of 2")
+    assert replies[3].startswith("Invited 2 of 2") and replies[4].startswith("Invited 0 of 2")
+    invited = sorted(a["to"]["user_id"] for a in actions if a.get("programme") == "bug-hunt")
+    assert invited == ["2001", "2011"]  # once each, and only after --confirm
+    first_invite = next(i for i, a in enumerate(actions) if a.get("programme") == "bug-hunt")
+    assert actions[first_invite - 1]["text"].startswith("Invited 2 of 2")
+
+
+async def test_an_approved_invitation_leaves_by_mail_and_strangers_are_refused(store: Store) -> None:
+    si = _user("sam@accenture.com", "Sam", email="sam@accenture.com")
+    texts = [
+        "We deploy this for our customers at several banks; the LDAP connector needs a config option.",
+        "Our customers run it on RHEL with our integration layer; here is the config we ship:\n"
+        "```\n[sync]\nldap_url = ldaps://x\n```",
+        "We integrate the server for our clients and maintain it; any plans for SAML?",
+    ]
+    await _run(
+        store,
+        [
+            to_line(
+                MONDAY - timedelta(days=40) + timedelta(days=10 * i),
+                "mail",
+                "message",
+                si,
+                channel="users@lists.example.org",
+                message_id=f"<si{i}@accenture.com>",
+                text=t,
+                subject="LDAP connector",
+            )
+            for i, t in enumerate(texts)
+        ],
+    )
+    async with store.connection() as conn:
+        waiting = (
+            await conn.execute(select(Invitation.id).where(Invitation.status == "awaiting_approval"))
+        ).scalar()
+    assert waiting is not None
+    stranger = _user("1234", "Not Boss")
+    actions = await _run(
+        store,
+        [
+            to_line(
+                MONDAY,
+                "discord",
+                "command",
+                stranger,
+                channel="admin",
+                text=f"admin approvals approve {waiting}",
+            ),
+            _admin(MONDAY + timedelta(minutes=1), "admin approvals", platform="slack"),
+            _admin(MONDAY + timedelta(minutes=2), f"admin approvals approve {waiting}"),
+            _admin(MONDAY + timedelta(minutes=3), f"admin approvals approve {waiting}"),
+        ],
+    )
+    assert "not a manager" in _replies_to(actions, "1234")[0]
+    assert f"#{waiting}" in _replies_to(actions, SLACK_BOSS["id"])[0]
+    boss = _replies_to(actions, BOSS["id"])
+    assert "approved" in boss[0] and "not awaiting approval" in boss[1]
+    sent = [a for a in actions if a["template"] == "invite"]
+    assert [(a["kind"], a["to"].get("email")) for a in sent] == [("email", "sam@accenture.com")]
+
+
+async def test_members_commands_answer_in_place_on_chat_and_by_email_on_mail(store: Store) -> None:
+    people = {
+        "discord": _user("1001", "Ann"),
+        "slack": _user("U1001", "Ann"),
+        "mail": _user("ann@example.org", "Ann", email="ann@example.org"),
+    }
+    commands = ["help", "programmes", "whyme", "mydata", "optout bug-hunt", "optin", "frobnicate", "forgetme"]
+    lines, at = [], MONDAY
+    for platform, who in people.items():
+        lines.append(
+            to_line(at, platform, "message", who, channel="general", text="hello, how do I install this?")
+        )
+        for command in commands:
+            at += timedelta(minutes=1)
+            lines.append(to_line(at, platform, "command", who, text=command))
+        at += timedelta(minutes=1)
+    lines.append('{"ts": "2026-11-02T12:00:00Z", "platform": "irc"')
+    report, actions = await simulate(lines, settings=_settings(), store=store)
+    assert [n for n, _ in report.rejected] == [len(lines)]
+    replies = [a for a in actions if a["template"] == "command_reply"]
+    by_platform = {p: [a for a in replies if a["platform"] == p] for p in people}
+    assert {a["kind"] for a in by_platform["discord"] + by_platform["slack"]} == {"reply"}
+    assert {a["kind"] for a in by_platform["mail"]} == {"email"}
+    assert {a["to"].get("email") for a in by_platform["mail"]} == {"ann@example.org"}
+    for platform in people:
+        texts = [a["text"] for a in by_platform[platform]]
+        assert len(texts) == len(commands), platform
+        assert texts[0].startswith("Commands:") and "Unknown command 'frobnicate'" in texts[6]
+        assert "forgetme confirm" in texts[7]
+
+
+async def test_an_erased_account_and_its_address_never_come_back(store: Store) -> None:
+    ann = _user("1001", "Ann", email="ann@example.org")
+    actions = await _run(
+        store,
+        [
+            to_line(
+                MONDAY, "discord", "message", ann, channel="general", text="hello, how do I install this?"
+            ),
+            to_line(MONDAY + timedelta(minutes=2), "discord", "command", ann, text="forgetme confirm"),
+            to_line(
+                MONDAY + timedelta(minutes=4),
+                "discord",
+                "message",
+                ann,
+                channel="general",
+                text="back again?",
+            ),
+            to_line(MONDAY + timedelta(minutes=5), "discord", "join", ann, channel="general"),
+            to_line(
+                MONDAY + timedelta(minutes=6),
+                "mail",
+                "message",
+                _user("ann@example.org", "Ann", email="ann@example.org"),
+                channel="users@lists.example.org",
+                message_id="<late@example.org>",
+                text="Me again, from my mailbox",
+                subject="hello",
+            ),
+            to_line(MONDAY + timedelta(minutes=7), "discord", "command", ann, text="mydata"),
+        ],
+    )
+    async with store.connection() as conn:
+        rows = [
+            (await conn.execute(select(func.count()).select_from(table))).scalar()
+            for table in (Member, Identity, Activity)
+        ]
+    assert rows == [0, 0, 0]
+    replies = _replies_to(actions, "1001")
+    assert "erased" in replies[0] and "nothing to export" in replies[-1]
+    assert not [a for a in actions if a["template"] != "command_reply" and a["to"].get("email")]
+
+
+async def test_a_mail_confirmation_token_works_only_from_its_own_address(store: Store) -> None:
+    boss = _user("boss@example.org", "Boss", email="boss@example.org")
+    eve = _user("eve@example.org", "Eve", email="eve@example.org")
+    actions = await _run(store, [to_line(MONDAY, "mail", "command", boss, text="admin segments")])
+    found = re.search(r"confirm (\S+)\n", actions[0]["text"])
+    assert found is not None and actions[0]["kind"] == "email"
+    token = found.group(1)
+    actions = await _run(
+        store,
+        [
+            to_line(MONDAY + timedelta(minutes=1), "mail", "command", eve, text=f"confirm {token}"),
+            to_line(MONDAY + timedelta(minutes=2), "mail", "command", boss, text=f"confirm {token}"),
+            to_line(MONDAY + timedelta(minutes=3), "mail", "command", boss, text=f"confirm {token}"),
+        ],
+    )
+    answers = [(a["to"]["email"], a["text"]) for a in actions if a["template"] == "command_reply"]
+    assert answers[0][0] == "eve@example.org" and "no command is waiting" in answers[0][1]
+    assert answers[1][0] == "boss@example.org" and answers[1][1].startswith("Segments")
+    assert "no command is waiting" in answers[2][1]  # used once
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "@everyone",
+        "<!channel>",
+        "@here <!here> <!everyone>",
+        "<@&345678901234567890> hi",
+        "\u202eevil\u202c",
+        "Ann\r\nBcc: x@evil.example",
+    ],
+)
+async def test_hostile_display_names_are_neutralised_in_chat_welcomes(store: Store, name: str) -> None:
+    lines = [
+        to_line(
+            MONDAY,
+            "discord",
+            "message",
+            _user("d1", name),
+            channel="general",
+            text="hello, how do I install?",
+        ),
+        to_line(
+            MONDAY,
+            "slack",
+            "message",
+            _user("U0D1", name),
+            channel="general",
+            text="hello, how do I install?",
+        ),
+    ]
+    welcomes = [a for a in await _run(store, lines) if a["template"] == "welcome"]
+    assert {a["platform"] for a in welcomes} == {"discord", "slack"}
+    for welcome in welcomes:
+        text = welcome["text"]
+        for raw in ("@everyone", "@here", "<!channel>", "<!here>", "<!everyone>", "<@&", "\u202e", "\r"):
+            # A backslash before "<" is Discord's escape: the mention shows as text and pings nobody.
+            assert re.search(r"(?<!\\)" + re.escape(raw), text) is None, (welcome["platform"], raw)
+        assert "\nBcc:" not in text
