@@ -10,12 +10,12 @@ rejection ends the row as ``rejected``. Counts per programme and segment feed th
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import BadArgument
@@ -132,6 +132,24 @@ async def mark_active(conn: AsyncConnection, member_id: int, programme: str, *, 
         .values(status="active", active_at=at)
     )
     return bool(res.rowcount)
+
+
+async def mark_active_many(
+    conn: AsyncConnection, pairs: Collection[tuple[int, str]], *, at: datetime
+) -> None:
+    """``mark_active`` for several (member, programme) pairs in one executemany."""
+    if not pairs:
+        return
+    await conn.execute(
+        update(Invitation)
+        .where(
+            Invitation.member_id == bindparam("m"),
+            Invitation.programme == bindparam("p"),
+            Invitation.status == "accepted",
+        )
+        .values(status="active", active_at=at),
+        [{"m": m, "p": p} for m, p in sorted(pairs)],
+    )
 
 
 async def approve(

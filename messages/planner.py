@@ -33,7 +33,6 @@ from messages.reasons import evidence_for, reason_for
 from messages.snapshots import (
     LinkMaker,
     MemberView,
-    chunks,
     load_members,
     paused_programmes,
 )
@@ -42,8 +41,6 @@ from messages.templates import Renderer
 log = logging.getLogger(__name__)
 
 _SAMPLE = 5
-# An invitation row binds 10 parameters; SQLite allows 32,766 per statement.
-_INSERT_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,38 +297,36 @@ class Planner:
             seg = segment or prog.matched_segment(view.snapshot.segments)
             expires_at = (d.not_before or now) + timedelta(days=prog.settings.expires_after_days)
             drafts.append(_Draft(view, prog, d, seg, secrets.token_urlsafe(24), expires_at))
-        # One multi-row insert per chunk; a (member, programme) another writer took meanwhile
-        # comes back without an id and is left out: once per programme holds.
-        ids: dict[tuple[int, str], int] = {}
-        for chunk in chunks(drafts, _INSERT_CHUNK):
-            rows = [
-                {
-                    "member_id": x.view.snapshot.member_id,
-                    "programme": x.prog.name,
-                    "segment": x.segment[:64],
-                    "status": x.status,
-                    "token": x.token,
-                    "platform": x.decision.platform,
-                    "reason": reason_for(
-                        x.view,
-                        x.prog,
-                        x.decision,
-                        x.segment,
-                        evidence.get(x.view.snapshot.member_id, {}),
-                        decided_by=decided_by,
-                    ),
-                    "planned_at": now,
-                    "expires_at": None if x.waiting else x.expires_at,
-                    "decided_by": decided_by,
-                }
-                for x in chunk
-            ]
-            result = await conn.execute(
-                _insert_ignore(conn)
-                .values(rows)
-                .returning(Invitation.id, Invitation.member_id, Invitation.programme)
-            )
-            ids.update({(mid, prog): iid for iid, mid, prog in result})
+        # One executemany with RETURNING: SQLAlchemy sends it as multi-row VALUES pages from a
+        # cached compilation (a ``.values(rows)`` statement is compiled anew on every call). A
+        # (member, programme) another writer took meanwhile comes back without an id and is
+        # left out: once per programme holds.
+        rows = [
+            {
+                "member_id": x.view.snapshot.member_id,
+                "programme": x.prog.name,
+                "segment": x.segment[:64],
+                "status": x.status,
+                "token": x.token,
+                "platform": x.decision.platform,
+                "reason": reason_for(
+                    x.view,
+                    x.prog,
+                    x.decision,
+                    x.segment,
+                    evidence.get(x.view.snapshot.member_id, {}),
+                    decided_by=decided_by,
+                ),
+                "planned_at": now,
+                "expires_at": None if x.waiting else x.expires_at,
+                "decided_by": decided_by,
+            }
+            for x in drafts
+        ]
+        result = await conn.execute(
+            _insert_ignore(conn).returning(Invitation.id, Invitation.member_id, Invitation.programme), rows
+        )
+        ids: dict[tuple[int, str], int] = {(mid, prog): iid for iid, mid, prog in result}
         written = [x for x in drafts if (x.view.snapshot.member_id, x.prog.name) in ids]
         sending = [x for x in written if not x.waiting and x.decision.platform is not None]
         messages = [

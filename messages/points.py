@@ -10,7 +10,7 @@ counts twice. A member's first points after accepting make their invitation ``ac
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,6 +106,37 @@ async def credit(
     return True
 
 
+async def credit_many(conn: AsyncConnection, credits: Sequence[Credit], *, at: datetime) -> list[Credit]:
+    """``credit`` for many at once: one insert (an executemany sent as multi-row VALUES) and
+    one update of the invitations that become active. Returns the credits that were new, in
+    order; of two with the same (programme, member, source) only the first can be."""
+    fresh: dict[tuple[str, int, str], Credit] = {}
+    for c in credits:
+        fresh.setdefault((c.programme, c.member_id, c.source_uid[:120]), c)
+    if not fresh:
+        return []
+    res = await conn.execute(
+        _insert_ignore(conn).returning(
+            ProgrammePoints.programme, ProgrammePoints.member_id, ProgrammePoints.source_uid
+        ),
+        [
+            {
+                "member_id": c.member_id,
+                "programme": c.programme,
+                "points": c.points,
+                "reason": c.reason[:200],
+                "source_uid": source,
+                "at": at,
+            }
+            for (_p, _m, source), c in fresh.items()
+        ],
+    )
+    new = {(programme, mid, source) for programme, mid, source in res}
+    out = [c for key, c in fresh.items() if key in new]
+    await funnel.mark_active_many(conn, {(c.member_id, c.programme) for c in out}, at=at)
+    return out
+
+
 def earned(facts: ActivityFacts, rules: Mapping[str, int]) -> list[tuple[str, int, str]]:
     """The (rule, points, reason) a message earns under a programme's rules; pure."""
     signals = message_signals(facts.own_text, patch_lines=facts.patch_lines, subject=facts.subject)
@@ -162,24 +193,14 @@ class Points:
                 )
             )
             participants.update((mid, prog) for mid, prog in rows)
-        out: list[Credit] = []
-        for f in facts:
-            for programme, rules in self._rules.items():
-                if (f.member_id, programme) not in participants:
-                    continue
-                for _rule, points, reason in earned(f, rules):
-                    c = Credit(f.member_id, programme, points, reason, f.event_uid)
-                    if await credit(
-                        conn,
-                        member_id=c.member_id,
-                        programme=programme,
-                        points=points,
-                        reason=reason,
-                        source_uid=c.source_uid,
-                        at=now,
-                    ):
-                        out.append(c)
-        return out
+        earned_here = [
+            Credit(f.member_id, programme, points, reason, f.event_uid)
+            for f in facts
+            for programme, rules in self._rules.items()
+            if (f.member_id, programme) in participants
+            for _rule, points, reason in earned(f, rules)
+        ]
+        return await credit_many(conn, earned_here, at=now)
 
 
 async def _facts(conn: AsyncConnection, event_uids: Collection[str]) -> list[ActivityFacts]:

@@ -14,6 +14,7 @@ sandbox, so a template file cannot reach Python internals either.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -100,9 +101,7 @@ class _Flavour:
             return value if self.html else str(value)
         if isinstance(value, _Link):
             return self.link(str(value))
-        if isinstance(value, Multiline):
-            return self.escape(str(value), multiline=True)
-        return self.escape(str(value))
+        return _escaped(self.name, str(value), isinstance(value, Multiline))
 
     def quote(self, value: Any) -> Markup:
         """Member text shown as a quotation, each line escaped and prefixed."""
@@ -125,6 +124,14 @@ _FLAVOURS = {
     "mail_html": _Flavour("mail_html", escaping.html, _link_html, "", html=True),
     "subject": _Flavour("subject", _subject_escape, str, ""),
 }
+
+
+@functools.lru_cache(maxsize=4096)
+def _escaped(flavour: str, text: str, multiline: bool) -> str:
+    """The flavour's escaper, remembered: the community, titles, benefits and reasons repeat
+    in every message of a batch, and escaping walks the text character by character."""
+    escape = _FLAVOURS[flavour].escape
+    return escape(text, multiline=True) if multiline else escape(text)
 
 
 # -- filters (applied to raw values, before finalize escapes them) --------------------------
