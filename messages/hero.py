@@ -166,27 +166,25 @@ class Hero:
             batch.pending[question.uid] = (question, answer, account, secrets.token_urlsafe(24))
 
     async def _flush(self, conn: AsyncConnection, batch: CheckBatch, *, now: datetime) -> None:
-        """Insert the queued checks in one statement and enqueue the messages of those that are new."""
+        """Insert the queued checks (one executemany, sent as multi-row VALUES) and enqueue the
+        messages of those that are new in one call."""
         if not batch.pending:
             return
         pending, batch.pending = list(batch.pending.values()), {}
         res = await conn.execute(
-            _insert_check(conn)
-            .values(
-                [
-                    {
-                        "question_uid": q.uid,
-                        "asker_member_id": q.member_id,
-                        "helper_member_id": a.member_id,
-                        "answer_uid": a.uid,
-                        "token": token,
-                        "status": "asked",
-                        "asked_at": now,
-                    }
-                    for q, a, _acc, token in pending
-                ]
-            )
-            .returning(SolutionCheck.question_uid)
+            _insert_check(conn).returning(SolutionCheck.question_uid),
+            [
+                {
+                    "question_uid": q.uid,
+                    "asker_member_id": q.member_id,
+                    "helper_member_id": a.member_id,
+                    "answer_uid": a.uid,
+                    "token": token,
+                    "status": "asked",
+                    "asked_at": now,
+                }
+                for q, a, _acc, token in pending
+            ],
         )
         new = set(res.scalars())  # the others were asked before: once per question
         messages = [
