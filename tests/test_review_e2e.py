@@ -182,9 +182,11 @@ async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
 @pytest.mark.xfail(
     condition=ON_SQLITE,
     strict=True,
-    reason="SQLite: after forgetme confirm the next person's activity reuses the erased row's id, "
-    "below segmentation's activity-id cursor, so they are never classified nor welcomed "
-    "(no sqlite_autoincrement on activity/member; segmentation/engine.py incremental cursor)",
+    reason="SQLite reuses ids after an erasure (no sqlite_autoincrement): the next activity gets the "
+    "erased row's id, below segmentation's activity-id cursor, so it is never folded in; the next "
+    "member gets the erased member's id, so their welcome has the same dedupe key "
+    "(invite:welcome:<id>) and idempotency key (Discord nonce, mail Message-ID) as a message already "
+    "delivered, and the idempotent recorder drops it",
 )
 async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(store: Store) -> None:
     ann, bob = _user("1001", "Ann"), _user("1002", "Bob")
