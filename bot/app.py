@@ -34,7 +34,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.errors import ConfigurationError
 from bot.core.events import ActionClicked, CommandInvoked, Event, MessagePosted
 from bot.core.outbound import CommandReply, Recipient
-from bot.interactions import first_time, handle_click
+from bot.interactions import BOUNCE, COMPLAINT, first_time, handle_click
 from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
@@ -42,11 +42,12 @@ from bot.pipeline import Batch, Pipeline
 from bot.scheduler import Rule, Scheduler, lease_for
 from bot.settings import Settings
 from bot.store import Store, open_store
-from bot.store.models import Member
+from bot.store.models import Identity, Member
 from bot.store.outbox import NewMessage, enqueue
+from bot.store.outbox_views import ERASURE_NOTICE
 from bot.web import WebDeps, WebServer
 from bot.web import build_app as build_web
-from bot.wiring import build_adapter, mark_unreachable
+from bot.wiring import build_adapter, mark_unreachable, scrub_erasure_notice
 from messages import funnel
 from messages.digest.service import DigestService
 from messages.digest.settings import DigestSettings
@@ -138,13 +139,39 @@ class App:
             fresh = await first_time(conn, event.uid, self.clock.now())
         if not fresh:  # a retried delivery of a command already answered (a repeated merge would fail)
             return CommandReply("Already done.")
-        reply = await self.core.dispatch(event)
         adapter = self.adapters.get(event.actor.platform)
-        if adapter is not None and not adapter.capabilities.immediate_replies:
-            await self._reply_by_mail(event, reply)
+        by_mail = adapter is not None and not adapter.capabilities.immediate_replies
+        known = by_mail and await self._known(event)
+        reply = await self.core.dispatch(event)
+        if by_mail:
+            # Erased by this very command: the confirmation is the one mail still owed to them.
+            erased = known and not await self._known(event)
+            await self._reply_by_mail(
+                event,
+                reply,
+                subject=f"Re: {event.command}",
+                template=ERASURE_NOTICE if erased else "command_reply",
+            )
         return reply
 
-    async def _reply_by_mail(self, event: CommandInvoked, reply: CommandReply) -> None:
+    async def _known(self, event: CommandInvoked) -> bool:
+        key = event.actor.external_id.strip().lower()
+        async with self.store.connection() as conn:
+            found = await conn.execute(
+                select(Identity.id).where(
+                    Identity.platform == event.actor.platform, Identity.external_id == key
+                )
+            )
+            return found.first() is not None
+
+    async def _reply_by_mail(
+        self,
+        event: CommandInvoked | ActionClicked,
+        reply: CommandReply,
+        *,
+        subject: str,
+        template: str = "command_reply",
+    ) -> None:
         address = event.actor.email or event.actor.external_id
         message = NewMessage(
             dedupe_key=f"reply:{event.uid}",
@@ -152,8 +179,8 @@ class App:
             kind="email",
             to=Recipient(email=address, display_name=event.actor.display_name),
             text=reply.text,
-            subject=f"Re: {event.command}",
-            template="command_reply",
+            subject=subject,
+            template=template,
             lane="interactive",
             consent_scope=None,  # the answer to their own command, even after "optout all"
         )
@@ -163,7 +190,12 @@ class App:
 
     async def on_click(self, event: Event) -> CommandReply:
         assert isinstance(event, ActionClicked)
-        return await handle_click(event, store=self.store, clock=self.clock, hero=self.hero)
+        reply = await handle_click(event, store=self.store, clock=self.clock, hero=self.hero)
+        adapter = self.adapters.get(event.actor.platform)
+        quiet = event.action.lower() in (BOUNCE, COMPLAINT)  # reports from mail servers: never answered
+        if adapter is not None and not adapter.capabilities.immediate_replies and not quiet:
+            await self._reply_by_mail(event, reply, subject=f"Re: {event.action}")
+        return reply
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -293,7 +325,7 @@ async def _build(
         chosen,
         clock=clock,
         worker_id=worker_id or f"{socket.gethostname()}/outbox",
-        on_sent=[funnel.on_sent],
+        on_sent=[funnel.on_sent, scrub_erasure_notice],
         on_dead=[mark_unreachable],
         metrics=metrics,
     )

@@ -105,10 +105,19 @@ async def _member_of(conn: AsyncConnection, platform: str, external_id: str) -> 
 
 
 async def _invitation_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
-    """A token as given, or the clicker's own invitation to the programme named."""
-    found = (await conn.execute(select(Invitation.token).where(Invitation.token == value))).scalar()
+    """The clicker's own invitation, by its token or by the programme named; never anyone else's.
+
+    A button's token travels in the clicker's own DM, but a token can be copied: a click
+    answers an invitation only for the member it was made for. (A signed link from an
+    e-mail is answered by the web server, where the signature is the proof.)
+    """
+    found = (
+        await conn.execute(select(Invitation.token, Invitation.member_id).where(Invitation.token == value))
+    ).first()
     if found is not None:
-        return str(found)
+        if member_id is None or found[1] != member_id:
+            raise BadArgument("this invitation is not yours to answer")
+        return str(found[0])
     if member_id is not None and value:
         mine = await conn.execute(
             select(Invitation.token).where(Invitation.member_id == member_id, Invitation.programme == value)
@@ -120,10 +129,17 @@ async def _invitation_token(conn: AsyncConnection, value: str, member_id: int | 
 
 
 async def _check_token(conn: AsyncConnection, value: str, member_id: int | None) -> str:
+    """The clicker's own open "did it solve it?" check: only the asker confirms (a helper must not)."""
     if value:
-        found = (await conn.execute(select(SolutionCheck.token).where(SolutionCheck.token == value))).scalar()
+        found = (
+            await conn.execute(
+                select(SolutionCheck.token, SolutionCheck.asker_member_id).where(SolutionCheck.token == value)
+            )
+        ).first()
         if found is not None:
-            return str(found)
+            if member_id is None or found[1] != member_id:
+                raise BadArgument("only the person who asked can say whether it was solved")
+            return str(found[0])
     if member_id is not None:
         latest = await conn.execute(
             select(SolutionCheck.token)

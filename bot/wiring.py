@@ -24,6 +24,7 @@ from bot.core.errors import ConfigurationError
 from bot.store import Store
 from bot.store.live_models import OutboxMessage
 from bot.store.models import Activity, Identity, ImportCursor, Place
+from bot.store.outbox_views import ERASURE_NOTICE
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,15 @@ async def mark_unreachable(conn: AsyncConnection, outbox_id: int, at: datetime) 
         .values(undeliverable=reason[:300], undeliverable_at=at)
     )
     log.warning("%s account %s marked undeliverable: %s", platform, external, reason)
+
+
+async def scrub_erasure_notice(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+    """Sent-hook: once the "you are forgotten" mail left, its row keeps no address and no text."""
+    await conn.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.template == ERASURE_NOTICE)
+        .values(recipient={}, body={"text": "(erasure confirmation, sent)"}, receipt=None)
+    )
 
 
 def _section(model: Any, name: str, section: Mapping[str, Any]) -> Any:

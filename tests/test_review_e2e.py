@@ -2,9 +2,8 @@
 
 Every test here goes through the whole live bot (``bot.simulate.simulate``: the real
 pipeline, the command core, the planner and the outbox worker, with recorders for the
-platforms) the way ``cohortbot simulate`` does. Tests marked ``xfail(strict=True)`` state
-a real bug as the behaviour the bot should have: they fail on the current code and turn
-the suite red once the bug is fixed, so the marker is removed with the fix. The others pin
+platforms) the way ``cohortbot simulate`` does. The first group are regression tests for
+the seven bugs that review found (each was written failing, then fixed); the others pin
 behaviours verified by hand that only the unit tests of single modules covered before.
 """
 
@@ -23,7 +22,7 @@ from bot.settings import Settings, parse_settings
 from bot.sim_events import to_line
 from bot.simulate import simulate
 from bot.store import Store
-from bot.store.live_models import Invitation, OutboxMessage, ProgrammePoints, SolutionCheck
+from bot.store.live_models import Invitation, ProgrammePoints, SolutionCheck
 from bot.store.models import Activity, Identity, Member
 
 ON_SQLITE = not os.environ.get("COHORTBOT_TEST_PG_URL")
@@ -101,15 +100,10 @@ async def _token(store: Store, programme: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Bugs (each xfail strict: it fails today and must pass once fixed)
+# Bugs found in review (regression tests: each failed before its fix)
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a click 'accept TOKEN' by another member answers someone else's invitation "
-    "(bot/interactions.py _invitation_token takes any known token without checking the clicker)",
-)
 async def test_a_click_on_someone_elses_invitation_token_changes_nothing(store: Store) -> None:
     dev = _user("2001", "Dev")
     await _run(store, _patches(dev, start=MONDAY - timedelta(days=60), tag="p"))
@@ -132,11 +126,6 @@ async def test_a_click_on_someone_elses_invitation_token_changes_nothing(store: 
     assert not any("we will not invite you" in r for r in _replies_to(actions, "U0777"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the helper can confirm their own answer with the check's token and earn Community Hero "
-    "points (bot/interactions.py _check_token accepts any known token from any clicker)",
-)
 async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
     asker, helper = _user("7001", "Asker"), _user("7002", "Helper")
     await _run(
@@ -179,15 +168,6 @@ async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
     assert (points, status) == (0, "asked")
 
 
-@pytest.mark.xfail(
-    condition=ON_SQLITE,
-    strict=True,
-    reason="SQLite reuses ids after an erasure (no sqlite_autoincrement): the next activity gets the "
-    "erased row's id, below segmentation's activity-id cursor, so it is never folded in; the next "
-    "member gets the erased member's id, so their welcome has the same dedupe key "
-    "(invite:welcome:<id>) and idempotency key (Discord nonce, mail Message-ID) as a message already "
-    "delivered, and the idempotent recorder drops it",
-)
 async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(store: Store) -> None:
     ann, bob = _user("1001", "Ann"), _user("1002", "Bob")
     actions = await _run(
@@ -217,12 +197,6 @@ async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(stor
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mail: the answer to a confirmed 'forgetme confirm' is cancelled by the outbox as "
-    "'erased', so the member never learns it worked (bot/app.py _reply_by_mail enqueues it after "
-    "the erasure; the worker's erasure re-check drops it and keeps the address in the row)",
-)
 async def test_mail_erasure_is_confirmed_by_mail(store: Store) -> None:
     ann = _user("ann@example.org", "Ann", email="ann@example.org")
     actions = await _run(
@@ -255,12 +229,6 @@ async def test_mail_erasure_is_confirmed_by_mail(store: Store) -> None:
     assert answers and "erased" in answers[0]["text"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an invitation whose message 'optout all' cancelled stays 'planned' for ever: after "
-    "'optin' it is never sent nor planned again (once per programme), and 'programmes' says "
-    "'invited (planned)' (bot/store/privacy.py cancel_pending leaves the invitation row planned)",
-)
 async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store: Store) -> None:
     ann = _user("1001", "Ann")
     lines = [
@@ -288,17 +256,12 @@ async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store:
     ]
     actions = await _run(store, lines)
     async with store.connection() as conn:
-        cancelled = (
-            await conn.execute(
-                select(OutboxMessage.programme).where(
-                    OutboxMessage.status == "cancelled", OutboxMessage.template == "invite"
-                )
-            )
-        ).scalar()
         statuses = dict((await conn.execute(select(Invitation.programme, Invitation.status))).all())
-    assert cancelled is not None  # optout all cancelled a waiting invitation (control)
-    sent_again = [a for a in actions if a.get("programme") == cancelled and a["template"] == "invite"]
-    assert sent_again or statuses[cancelled] != "planned"
+    # The device-testing invitation queued before "optout all" was withdrawn with its message,
+    # and after "optin" the policy invited her again: it went out, nothing is left "planned".
+    sent = [a for a in actions if a.get("programme") == "device-testing" and a["template"] == "invite"]
+    assert len(sent) == 1 and sent[0]["ts"] > "2026-11-02T10:02"
+    assert "planned" not in statuses.values()
 
 
 def _integrator_lines(address: str, name: str, *, offset: timedelta = timedelta(0)) -> list[str]:
@@ -325,12 +288,6 @@ def _integrator_lines(address: str, name: str, *, offset: timedelta = timedelta(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'admin programme pause' only stops planning: an invitation already queued (deferred by "
-    "the cooldown) still goes out days after the pause (the outbox worker does not check "
-    "programme_state; pause does not hold the programme's pending outbox rows)",
-)
 async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> None:
     await _run(store, _integrator_lines("kim@capgemini.com", "Kim"))
     async with store.connection() as conn:
@@ -355,12 +312,6 @@ async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> Non
     assert [a["to"] for a in actions if a.get("programme") == "code-sniper"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mail: answers to clicks (accept/decline by reply or keyword, a refused click) never leave "
-    "as e-mail, though docs/running.md says they do (bot/app.py on_click has no _reply_by_mail "
-    "like on_command; simulate drops mail replies expecting the outbox to carry them)",
-)
 async def test_a_mail_members_click_is_answered_by_email(store: Store) -> None:
     dev = _user("md@example.org", "Mail Dev", email="md@example.org")
     await _run(

@@ -49,6 +49,8 @@ _MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are sk
 
 #: How often the dead-letter sweep for rows past their deadline runs (by the worker's clock).
 _EXPIRE_EVERY = timedelta(minutes=1)
+#: How long a message of a paused programme waits before the worker looks again.
+_PAUSED_RECHECK = timedelta(hours=1)
 
 class OutboxWorker:
     """Delivers the outbox through the adapters, one process-wide instance per ``worker_id``.
@@ -284,6 +286,12 @@ class OutboxWorker:
         async with self._store.connection() as conn:
             if not await ob.hold(conn, row.id, now=now, worker_id=self.worker_id):
                 return False  # erased or reclaimed meanwhile: not ours to send
+            if row.programme and await views.programme_paused(conn, row.programme):
+                # A manager paused the programme: what was queued waits for the resume.
+                await ob.reschedule(
+                    conn, row.id, not_before=now + _PAUSED_RECHECK, error="waiting: programme paused"
+                )
+                return False
             reason = await views.delivery_block(conn, row)
             if reason is not None:
                 if await ob.mark_cancelled(conn, row.id, reason=reason):

@@ -135,12 +135,35 @@ class Store:
             yield conn
 
     async def migrate(self, revision: str = "head") -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+        await self._migrating(_upgrade, revision)
 
     async def downgrade(self, revision: str = "base") -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_downgrade, revision)
+        await self._migrating(_downgrade, revision)
+
+    async def _migrating(self, step: Any, revision: str) -> None:
+        """Run migrations; on SQLite with foreign keys off while they run.
+
+        SQLite changes a table by copying it into a new one and dropping the old: with
+        foreign keys on, that drop is a DELETE that cascades to every referencing row
+        (erasing all activity when ``member`` is rebuilt). The pragma only takes effect
+        outside a transaction, so it is set before the migration's transaction begins,
+        and the references are checked before they are turned back on.
+        """
+        async with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.run_sync(step, revision)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        await conn.rollback()
+                        raise StoreUnavailable(f"migration left {len(broken)} broken references; rolled back")
+                await conn.commit()
+            finally:
+                if sqlite:
+                    await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     async def current_revision(self) -> str | None:
         async with self.engine.connect() as conn:

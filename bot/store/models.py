@@ -66,6 +66,9 @@ class Member(Base):
     """A person (or a bot) across every platform they use."""
 
     __tablename__ = "member"
+    #: Ids are never reused on SQLite either: an erased member's id in a dedupe key or an
+    #: idempotency key must not come back as someone else's (migration 0006).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
@@ -126,6 +129,8 @@ class Activity(Base):
         Index("ix_activity_member_occurred", "member_id", "occurred_at"),
         Index("ix_activity_occurred_at", "occurred_at"),
         Index("ix_activity_place_occurred", "place_id", "occurred_at"),
+        # Never reused: segmentation reads new activities above an id cursor (migration 0006).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

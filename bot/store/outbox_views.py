@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Lane
-from bot.store.live_models import Consent, Erasure
+from bot.store.live_models import Consent, Erasure, ProgrammeState
 from bot.store.models import Identity, Member
 from bot.store.outbox import OUTBOX, OutboxRow
 from bot.store.privacy import identity_hash
@@ -36,8 +36,22 @@ def _recipient_identity(row: OutboxRow) -> tuple[str, str] | None:
     return None
 
 
+#: The template of the answer to an erasure by mail, which must reach the erased address once.
+ERASURE_NOTICE = "erasure_notice"
+
+
+async def programme_paused(conn: AsyncConnection, programme: str) -> bool:
+    """Whether a manager paused this programme (``admin programme pause``)."""
+    found = await conn.execute(
+        select(ProgrammeState.paused).where(ProgrammeState.name == programme, ProgrammeState.paused.is_(True))
+    )
+    return found.first() is not None
+
+
 async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
     """Why this row must not leave now, or None: opt-out of its scope, erasure, undeliverable."""
+    if row.template == ERASURE_NOTICE:
+        return None  # the one message an erased person still gets: "done" (scrubbed once sent)
     if row.member_id is not None:
         exists = await conn.execute(select(_MEMBER.id).where(_MEMBER.id == row.member_id))
         if exists.first() is None:

@@ -165,7 +165,39 @@ async def cancel_pending(
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
             .values(status="cancelled", last_error=f"{reason} ({at.isoformat()})")
         )
+    await _withdraw_invitations(conn, member_id, scope=scope, outbox_ids=ids)
     return len(ids)
+
+
+async def _withdraw_invitations(
+    conn: AsyncConnection, member_id: int, *, scope: str, outbox_ids: list[int]
+) -> None:
+    """Invitations that never reached the member are withdrawn with their message.
+
+    An invitation whose message an opt-out stopped, or one still waiting for a manager's
+    approval, was never seen: it is removed rather than left "planned" for ever, so after an
+    ``optin`` the policy may invite them again (once per programme counts what they saw).
+    """
+    if scope == "digest":
+        return
+    unseen = Invitation.status.in_(("planned", "awaiting_approval"))
+    mine = [Invitation.member_id == member_id, unseen]
+    if scope.startswith("programme:"):
+        mine.append(Invitation.programme == scope.removeprefix("programme:"))
+    linked = Invitation.outbox_id.in_(outbox_ids) if outbox_ids else None
+    waiting = Invitation.status == "awaiting_approval"
+    condition = waiting if linked is None else (linked | waiting)
+    found = (await conn.execute(select(Invitation.id, Invitation.outbox_id).where(*mine, condition))).all()
+    if not found:
+        return
+    await conn.execute(delete(Invitation).where(Invitation.id.in_([i for i, _ in found])))
+    # Their cancelled messages go too: they never left, and their dedupe keys must be free for
+    # the invitation the policy may make again after an opt-in.
+    stopped = [o for _, o in found if o is not None]
+    if stopped:
+        await conn.execute(
+            delete(OutboxMessage).where(OutboxMessage.id.in_(stopped), OutboxMessage.status == "cancelled")
+        )
 
 
 async def erased_hashes(conn: AsyncConnection) -> set[str]:
