@@ -20,7 +20,6 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
@@ -429,8 +428,3 @@ def _signer(settings: Settings) -> LinkSigner | None:
             raise
         return None
     return LinkSigner(secret, settings.web.public_url)
-
-
-def default_config_path() -> Path | None:
-    path = Path("cohortbot.toml")
-    return path if path.exists() else None

@@ -29,6 +29,7 @@ from bot.core.errors import BadArgument, UnknownMember
 from bot.store import Store
 from bot.store.models import Activity, Member, SegmentAssignment
 from segmentation import repository as repo
+from segmentation import writes
 from segmentation.classify import classify
 from segmentation.config import SegmentationConfig
 from segmentation.domains import OrgKnowledge
@@ -177,8 +178,8 @@ class SegmentationEngine:
                 )
                 members = len(summaries)
                 now = self.clock.now()
-                report = await repo.write_decisions(conn, decisions, known, now=now)
-                await repo.save_features(
+                report = await writes.write_decisions(conn, decisions, known, now=now)
+                await writes.save_features(
                     conn,
                     summaries,
                     decisions,
@@ -345,7 +346,7 @@ class SegmentationEngine:
         save_all: bool,
         touched: set[int] | None = None,
         current: dict[int, dict[str, repo.CurrentRow] | None] | None = None,
-    ) -> repo.WriteReport:
+    ) -> writes.WriteReport:
         ids = None if save_all else list(features)
         if self._domains is None:
             self._domains = {}
@@ -361,13 +362,13 @@ class SegmentationEngine:
                 known.update(await repo.current_assignments(conn, missing))
         decisions = self._classify_many(features, profiles, known, as_of)
         now = self.clock.now()
-        report = await repo.write_decisions(conn, decisions, known, now=now)
+        report = await writes.write_decisions(conn, decisions, known, now=now)
         to_save = (
             features if save_all or touched is None else {m: features[m] for m in touched if m in features}
         )
         # Segments are stored with the features; keep them in step for every reclassified member.
         to_save = {**to_save, **{m: features[m] for m in decisions}}
-        await repo.save_features(
+        await writes.save_features(
             conn,
             to_save,
             decisions,
