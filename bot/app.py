@@ -19,7 +19,6 @@ import signal
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import LiveAdapter
+from bot import timers
 from bot.admin.permissions import ManagerSettings
 from bot.admin.registry import CommandCore, Services
 from bot.core.clock import Clock, SystemClock
@@ -38,10 +38,10 @@ from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.outbox_worker import OutboxWorker
 from bot.pipeline import Batch, Pipeline
-from bot.scheduler import Rule, Scheduler, lease_for
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
-from bot.store.models import Identity, Member
+from bot.store.models import Identity
 from bot.store.outbox import NewMessage, enqueue
 from bot.store.outbox_views import ERASURE_NOTICE
 from bot.web import WebDeps, WebServer
@@ -112,23 +112,8 @@ class App:
         self.metrics.segment_changed("any", len(batch.moved))
 
     async def sweep(self) -> int:
-        """Everyone before the policy again, and overdue invitations expired.
-
-        Planning after each batch looks only at members whose segmentation moved; time alone
-        also changes what the policy allows (a cooldown or a 30-day cap runs out, a deferred
-        programme resumes), which this catches. Returns the invitations planned.
-        """
-        now = self.clock.now()
-        async with self.store.connection() as conn:
-            people = list((await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars())
-            await funnel.expire(conn, now=now)
-        planned = 0
-        for i in range(0, len(people), 500):
-            async with self.store.connection() as conn:
-                planned += len(await self.planner.plan(conn, people[i : i + 500], now=now))
-        if planned:
-            self.worker.wake()
-        return planned
+        """Everyone before the policy again, overdue invitations expired (see ``bot.timers``)."""
+        return await timers.sweep(self)
 
     # -- commands: answered in place, or by e-mail where the platform has no in-place reply ----
 
@@ -199,31 +184,8 @@ class App:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def scheduler(self) -> Scheduler:
-        """The timed jobs: the weekly digest (catching up after downtime) and the policy sweep.
-
-        On PostgreSQL an advisory-lock lease makes one process of several run them.
-        """
-        assert self.digest is not None
-        digest = self.digest
-
-        async def digest_job(_at: datetime) -> None:
-            await digest.run_due()
-
-        async def sweep_job(_at: datetime) -> None:
-            planned = await self.sweep()
-            log.info("policy sweep: %d invitation(s) planned", planned)
-
-        schedule = str(self.settings.digest.get("schedule", "0 9 * * MON"))
-        rules = [
-            Rule("digest", schedule, digest_job, catch_up=True),
-            Rule("policy-sweep", "17 */6 * * *", sweep_job),
-        ]
-        return Scheduler(
-            rules,
-            tz=ZoneInfo(self.settings.timezone),
-            clock=self.clock,
-            lease=lease_for(self.store, holder=f"{socket.gethostname()}/scheduler"),
-        )
+        """The timed jobs: the weekly digest and the policy sweep (see ``bot.timers``)."""
+        return timers.scheduler_for(self)
 
     async def start_web(self) -> None:
         """The one aiohttp server: links members click, health and metrics."""
