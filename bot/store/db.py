@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.errors import StoreUnavailable
+from bot.store import sqlite_hops  # noqa: F401  (one thread trip per SQLite statement)
 
 log = logging.getLogger(__name__)
 
