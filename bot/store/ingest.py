@@ -178,14 +178,7 @@ class Ingestor:
         missing = [k for k in actors if k not in self._members]
         if not missing:
             return 0
-        for chunk in _chunks(missing):
-            rows = await conn.execute(
-                select(Identity.platform, Identity.external_id, Identity.member_id).where(
-                    tuple_(Identity.platform, Identity.external_id).in_(list(chunk))
-                )
-            )
-            for platform, external_id, member_id in rows:
-                self._members[(platform, external_id)] = member_id
+        await self._adopt(conn, missing)
         missing = [k for k in missing if k not in self._members]
         if not missing:
             return 0
@@ -261,15 +254,27 @@ class Ingestor:
         for chunk in _chunks(new_identities):
             await conn.execute(stmt, list(chunk))
         # Another writer may have won the race for some accounts: adopt its member ids.
-        for chunk in _chunks(missing):
-            rows = await conn.execute(
-                select(Identity.platform, Identity.external_id, Identity.member_id).where(
-                    tuple_(Identity.platform, Identity.external_id).in_(list(chunk))
-                )
-            )
-            for platform, external_id, member_id in rows:
-                self._members[(platform, external_id)] = member_id
+        await self._adopt(conn, missing)
         return created
+
+    async def _adopt(self, conn: AsyncConnection, keys: Sequence[ActorKey]) -> None:
+        """Learn the member ids of accounts already stored, one platform at a time.
+
+        ``platform = ? AND external_id IN (...)`` walks the unique index; SQLite does not
+        for a row-value ``(platform, external_id) IN (...)``, which cost ~0.8 ms a batch.
+        """
+        by_platform: dict[str, list[str]] = {}
+        for platform, external_id in keys:
+            by_platform.setdefault(platform, []).append(external_id)
+        for platform, ids in by_platform.items():
+            for chunk in _chunks(ids):
+                rows = await conn.execute(
+                    select(Identity.external_id, Identity.member_id).where(
+                        Identity.platform == platform, Identity.external_id.in_(list(chunk))
+                    )
+                )
+                for external_id, member_id in rows:
+                    self._members[(platform, external_id)] = member_id
 
     async def _update_profiles(self, conn: AsyncConnection, events: Sequence[Event]) -> None:
         """Profiles that arrive on their own (Slack users.json, live profile changes) refresh identities."""

@@ -133,6 +133,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "lane", "not_before"),
         Index("ix_outbox_member_id", "member_id"),
         Index("ix_outbox_created_at", "created_at"),
+        # "When is the next row due?" across lanes: the worker and simulate ask it per round.
+        Index("ix_outbox_status_not_before", "status", "not_before"),
         # Never reused: hooks find an invitation by its outbox id (migration 0006).
         {"sqlite_autoincrement": True},
     )
