@@ -230,17 +230,16 @@ _SQLITE_INSERT_ASSIGNMENT = (
 async def _insert_assignments_sqlite(
     conn: AsyncConnection, inserts: Sequence[Mapping[str, Any]], report: WriteReport
 ) -> None:
-    """One executemany of plain values, then the new ids read back above the previous highest.
+    """One executemany of plain values; the new ids are the last ``len(inserts)`` rowids.
 
     SQLAlchemy runs an executemany with RETURNING one row per statement on SQLite, and a
     multi-row VALUES construct costs more to build than to run: the live pipeline's small
-    batches spent 60% of their time here. Reading back "ids above the old maximum" is exact:
-    from its first write this transaction holds SQLite's write lock, and if anyone wrote
-    between the read and the insert, WAL refuses our insert (a stale snapshot) instead.
+    batches spent 60% of their time here. The ids are consecutive and in order: each row
+    takes max(rowid) + 1, and from its first write this transaction holds SQLite's write
+    lock, so nobody inserts in between; ``last_insert_rowid()`` names the last of them.
     """
     if not inserts:
         return
-    before = (await conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM segment_assignment")).scalar_one()
     params = [
         (
             r["member_id"],
@@ -256,14 +255,10 @@ async def _insert_assignments_sqlite(
         for r in inserts
     ]
     await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, params)
-    found: Any = await conn.exec_driver_sql(
-        "SELECT id, member_id, dimension FROM segment_assignment WHERE id > ?", (before,)
-    )
-    ids: dict[tuple[int, str], int] = {}
-    for rid, mid, dim in found.all():
-        ids[(mid, dim)] = rid
-    for row in inserts:
-        _note_inserted(report, row, ids[(row["member_id"], row["dimension"])])
+    last = int((await conn.exec_driver_sql("SELECT last_insert_rowid()")).scalar_one())
+    first = last - len(inserts) + 1
+    for offset, row in enumerate(inserts):
+        _note_inserted(report, row, first + offset)
 
 
 def _dumps_evidence(value: Any) -> str:

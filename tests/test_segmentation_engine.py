@@ -143,6 +143,33 @@ async def test_incremental_update_folds_each_activity_exactly_once(store: Store)
     }
 
 
+async def test_the_decisions_kept_with_features_name_the_current_rows(store: Store) -> None:
+    """The ids cached beside each member's features are the ids of their current assignment rows
+    (the SQLite path computes them from the last inserted rowid rather than reading them back)."""
+    from bot.store.models import MemberFeatureRow
+
+    eng = engine(store)
+    await ingest(store, THREAD[:2])
+    await eng.update()
+    await ingest(store, THREAD[2:])
+    await eng.update()
+    async with store.connection() as conn:
+        cached = (await conn.execute(select(MemberFeatureRow.member_id, MemberFeatureRow.decisions))).all()
+        current = (
+            await conn.execute(
+                select(SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.id).where(
+                    SegmentAssignment.current.is_(True)
+                )
+            )
+        ).all()
+    actual = {(m, d): i for m, d, i in current}
+    assert cached and actual
+    for member_id, decisions in cached:
+        assert decisions, member_id
+        for dim, row in decisions.items():
+            assert actual[(member_id, dim)] == row["id"], (member_id, dim)
+
+
 async def test_override_survives_classify_all_and_can_be_released(store: Store) -> None:
     await ingest(store, THREAD)
     eng = engine(store)
