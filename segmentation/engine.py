@@ -108,12 +108,11 @@ class SegmentationEngine:
         if not self._prepared:
             self._hints = await repo.place_hints(conn, self.config.channel_hint)
             self._prepared = True
-        members = {r[1] for r in rows} | {r[12] for r in rows if r[12] is not None}
-        unknown = members - self._bots - self._people
-        if unknown:
-            rows_ = await conn.execute(select(Member.id, Member.is_bot).where(Member.id.in_(list(unknown))))
-            for mid, is_bot in rows_:
-                (self._bots if is_bot else self._people).add(mid)
+        # The page carries each author's and replied-to author's bot flag (reading.PAGE_QUERY).
+        for r in rows:
+            (self._bots if r[16] else self._people).add(r[1])
+            if r[12] is not None:
+                (self._bots if r[17] else self._people).add(r[12])
         places = {r[9] for r in rows if r[9] is not None} - set(self._hints)
         if places:
             self._hints.update(await repo.place_hints(conn, self.config.channel_hint, only=places))

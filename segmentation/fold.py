@@ -160,6 +160,7 @@ class Folder:
                 ttext,
                 tpatch,
                 tsubject,
+                *_extra,  # an incremental page also carries the two bot flags
             ) = row
             self.activities += 1
             if aid > self.last_id:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from bot.store.models import Activity
+from bot.store.models import Activity, Member
 from segmentation import repository as repo
 from segmentation.features import MemberFeatures
 from segmentation.fold import Folder, payload_of, signals_of
@@ -45,8 +45,30 @@ def _activity_rows() -> Any:
     )
 
 
+def _with_bot_flags(query: Any) -> Any:
+    """Two more columns after ``COLUMNS``: whether the author and the replied-to author are bots.
+
+    An incremental pass must know that of members it has not met yet; reading it with the page
+    saves the update a round trip of its own.
+    """
+    author, target_author = aliased(Member), aliased(Member)
+    target = query.get_final_froms()[0]  # the Activity join built by _activity_rows
+    columns = list(query.selected_columns)
+    return (
+        select(*columns, author.is_bot, target_author.is_bot)
+        .select_from(target)
+        .join(author, author.id == columns[1])
+        .outerjoin(target_author, target_author.id == columns[12])
+    )
+
+
 # Built once: building a select with an alias costs more Python time than SQLite takes to run it.
-PAGE_QUERY = _activity_rows().where(Activity.id > bindparam("after")).order_by(Activity.id).limit(PAGE)
+PAGE_QUERY = (
+    _with_bot_flags(_activity_rows())
+    .where(Activity.id > bindparam("after"))
+    .order_by(Activity.id)
+    .limit(PAGE)
+)
 #: One partition of members (``member_id % parts = part``), for the rebuild's worker processes.
 PARTITION_QUERY = (
     _activity_rows().where(Activity.member_id % bindparam("parts") == bindparam("part")).order_by(Activity.id)
