@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.activity_rows import sqlite_time
 from bot.store.models import MemberFeatureRow, SegmentAssignment
+from bot.store.sqlite_hops import last_rowid
 from segmentation.features import MemberFeatures
 from segmentation.model import SegmentDecision
 from segmentation.repository import CurrentRow, _chunks, evidence_digest
@@ -254,8 +255,8 @@ async def _insert_assignments_sqlite(
         )
         for r in inserts
     ]
-    await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, params)
-    last = int((await conn.exec_driver_sql("SELECT last_insert_rowid()")).scalar_one())
+    done = await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, params)
+    last = await last_rowid(conn, done)
     first = last - len(inserts) + 1
     for offset, row in enumerate(inserts):
         _note_inserted(report, row, first + offset)

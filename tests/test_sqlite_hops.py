@@ -35,6 +35,7 @@ async def test_one_trip_per_statement_with_rows_counts_and_ids(
             assert trips == 1
             many = await conn.exec_driver_sql("INSERT INTO t (v) VALUES (?)", [("b",), ("c",), ("d",)])
             assert many.rowcount == 3
+            assert many.lastrowid == 4  # kept after executemany, where sqlite3 leaves it unset
             updated = await conn.execute(text("UPDATE t SET v = 'z' WHERE id > 2"))
             assert updated.rowcount == 2
             rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()

@@ -37,6 +37,7 @@ from bot.store.activity_rows import (
 )
 from bot.store.models import Activity, Base, Identity, Member, Place
 from bot.store.privacy import email_hash, erased_hashes, identity_epoch, identity_hash
+from bot.store.sqlite_hops import last_rowid
 
 log = logging.getLogger(__name__)
 
@@ -360,11 +361,11 @@ async def _insert_members_sqlite(conn: AsyncConnection, rows: list[dict[str, Any
     table has no AUTOINCREMENT, so each row takes max(rowid) + 1, and from its first insert
     this transaction holds SQLite's write lock, so nobody else inserts in between.
     """
-    await conn.exec_driver_sql(
+    done = await conn.exec_driver_sql(
         "INSERT INTO member (display_name, is_bot, created_at) VALUES (?, ?, ?)",
         [(r["display_name"], int(r["is_bot"]), sqlite_time(r["created_at"])) for r in rows],
     )
-    last = int((await conn.exec_driver_sql("SELECT last_insert_rowid()")).scalar_one())
+    last = await last_rowid(conn, done)
     return range(last - len(rows) + 1, last + 1)
 
 
