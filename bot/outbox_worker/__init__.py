@@ -6,7 +6,7 @@ the token buckets, ``metrics`` the Prometheus objects; the store side of every s
 """
 
 from bot.outbox_worker.limits import Rate, RateLimits
-from bot.outbox_worker.metrics import OutboxMetrics, OwnSendMetrics, SendMetrics
+from bot.outbox_worker.metrics import OutboxMetrics, SendMetrics
 from bot.outbox_worker.settling import STORE_ERRORS, SentHook
 from bot.outbox_worker.worker import OutboxWorker
 
@@ -14,7 +14,6 @@ __all__ = [
     "STORE_ERRORS",
     "OutboxMetrics",
     "OutboxWorker",
-    "OwnSendMetrics",
     "Rate",
     "RateLimits",
     "SendMetrics",
