@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.base import LiveAdapter
 from bot.core.clock import Clock
 from bot.core.errors import ConfigurationError
+from bot.core.toml_config import validate
 from bot.store import Store
 from bot.store.live_models import OutboxMessage
 from bot.store.models import Activity, Identity, ImportCursor, Place
@@ -138,11 +138,7 @@ async def scrub_erasure_notice(conn: AsyncConnection, outbox_id: int, at: dateti
 
 
 def _section(model: Any, name: str, section: Mapping[str, Any]) -> Any:
-    try:
-        return model.model_validate(dict(section))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"[adapters.{name}]: {problems}") from exc
+    return validate(model, dict(section), source=f"[adapters.{name}]")
 
 
 async def build_adapter(name: str, section: Mapping[str, Any], *, store: Store, clock: Clock) -> LiveAdapter:

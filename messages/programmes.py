@@ -11,16 +11,16 @@ names it instead of quietly inviting nobody.
 from __future__ import annotations
 
 import ast
-import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.core.errors import ConfigurationError
+from bot.core.toml_config import parse_toml, read_settings_text
 from segmentation.expressions import Expression, Predicate
 
 PLATFORMS = ("discord", "slack", "mail")
@@ -262,28 +262,12 @@ def load_catalogue(path: Path | None = None, *, segments: Collection[str] | None
     ``segments`` are the segment names in force (the segmentation settings'); by default
     those of the packaged segmentation settings.
     """
-    if path is None:
-        text, source = default_catalogue_text(), "default programmes"
-    else:
-        try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read programmes {path}: {exc.strerror}") from None
+    text, source = read_settings_text(path, default=default_catalogue_text, what="programmes")
     return load_catalogue_text(text, source=source, segments=segments)
 
 
 def load_catalogue_text(
     text: str, *, source: str = "programmes", segments: Collection[str] | None = None
 ) -> Catalogue:
-    try:
-        raw: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        document = _Document.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise ConfigurationError(f"{source}: {problems}") from None
+    document = parse_toml(_Document, text, source=source)
     return Catalogue(document, segments=_default_segments() if segments is None else segments, source=source)

@@ -8,14 +8,14 @@ names the setting, instead of silently classifying everyone differently.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.errors import ConfigurationError
+from bot.core.toml_config import parse_toml, read_settings_text
 from segmentation.expressions import Expression
 
 
@@ -110,13 +110,7 @@ def default_config_text() -> str:
 
 def load_config(path: Path | None = None, *, known_rules: frozenset[str] | None = None) -> SegmentationConfig:
     """Read a settings file (or the packaged default) and validate it completely."""
-    if path is None:
-        text, source = default_config_text(), "default segmentation settings"
-    else:
-        try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read segmentation settings {path}: {exc.strerror}") from None
+    text, source = read_settings_text(path, default=default_config_text, what="segmentation settings")
     return load_config_text(text, source=source, known_rules=known_rules)
 
 
@@ -124,17 +118,7 @@ def load_config_text(
     text: str, *, source: str = "segmentation settings", known_rules: frozenset[str] | None = None
 ) -> SegmentationConfig:
     """Validate settings given as TOML text (``load_config`` reads the file first)."""
-    try:
-        raw: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        document = _Document.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise ConfigurationError(f"{source}: {problems}") from None
+    document = parse_toml(_Document, text, source=source)
     if known_rules is not None:
         unknown = sorted(set(document.rules) - known_rules)
         if unknown:
