@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.base import LiveAdapter
 from bot.core.clock import Clock
 from bot.core.errors import ConfigurationError
+from bot.core.outbound import Recipient
 from bot.core.toml_config import validate
 from bot.store import Store
 from bot.store.live_models import OutboxMessage
 from bot.store.models import Activity, Identity, ImportCursor, Place
+from bot.store.outbox import destination
 from bot.store.outbox_views import ERASURE_NOTICE
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,12 @@ def imap_cursor(store: Store) -> tuple[Callable[..., Awaitable[Any]], Callable[.
 
 
 def auto_replies(store: Store) -> Callable[[str, date], Awaitable[int]]:
-    """How many automatic mails went to an address that day (the mail adapter's loop brake)."""
+    """The mail adapter's loop brake: this mail plus the automatic answers the address got that day.
+
+    The adapter calls it once per mail that would be answered and refuses past its daily
+    budget; the answers are the outbox's replies to commands and clicks, so the count
+    survives a restart (the adapter's default keeps it in memory).
+    """
 
     async def count(address: str, day: date) -> int:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -94,13 +101,13 @@ def auto_replies(store: Store) -> Callable[[str, date], Awaitable[int]]:
                 select(func.count())
                 .select_from(OutboxMessage)
                 .where(
-                    OutboxMessage.platform == "mail",
-                    OutboxMessage.destination == f"mail:{address.strip().lower()}",
+                    OutboxMessage.destination == destination("mail", Recipient(email=address)),
+                    OutboxMessage.template.in_(("command_reply", ERASURE_NOTICE)),
                     OutboxMessage.created_at >= start,
                     OutboxMessage.created_at < start + timedelta(days=1),
                 )
             )
-        return int(n.scalar_one())
+        return int(n.scalar_one()) + 1  # this mail, as the adapter's own counter counts it
 
     return count
 

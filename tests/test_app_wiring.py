@@ -81,3 +81,36 @@ async def test_the_running_apps_metrics_count_what_happened(
     assert 'cohortbot_events_ingested_total{platform="discord"} 1.0' in text
     assert 'cohortbot_segment_changes_total{segment="any"} 1.0' in text
     assert 'cohortbot_messages_sent_total{platform="discord"} 1.0' in text
+
+
+async def test_the_auto_reply_budget_counts_todays_answers_to_that_address(store: Store) -> None:
+    from bot.core.outbound import Recipient
+    from bot.store.outbox import NewMessage, enqueue
+    from bot.wiring import auto_replies
+
+    count = auto_replies(store)
+    assert await count("Ann@Example.org", T0.date()) == 1  # just this mail
+    async with store.connection() as conn:
+        await enqueue(
+            conn,
+            [
+                NewMessage(
+                    f"reply:{i}",
+                    "mail",
+                    "email",
+                    Recipient(email="ann@example.org"),
+                    "ok",
+                    template="command_reply",
+                    consent_scope=None,
+                )
+                for i in range(3)
+            ]
+            + [
+                NewMessage(
+                    "invite:x", "mail", "email", Recipient(email="ann@example.org"), "hi", template="invite"
+                )
+            ],
+            now=T0,
+        )
+    assert await count("Ann@Example.org", T0.date()) == 4  # three answers today, and this mail
+    assert await count("ann@example.org", T0.date() + timedelta(days=1)) == 1
