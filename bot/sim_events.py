@@ -19,6 +19,7 @@ import orjson
 from adapters.imports.chat_text import split_markdown
 from adapters.imports.mail_text import split_text
 from bot.core.errors import BadArgument
+from bot.core.events import PLATFORMS as PLATFORMS
 from bot.core.events import (
     ActionClicked,
     ActorRef,
@@ -34,7 +35,6 @@ from bot.core.events import (
 from bot.core.outbound import OutboundMessage
 
 KINDS = ("message", "reaction", "join", "leave", "command", "click")
-PLATFORMS = ("discord", "slack", "mail")
 
 
 def _ts(value: object) -> datetime:

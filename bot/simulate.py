@@ -48,8 +48,6 @@ class SimulationReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     actions: int = 0
     seconds: float = 0.0
-    first: datetime | None = None
-    last: datetime | None = None
     #: Seconds from an event entering the pipeline to the commit of what it caused, per event.
     latencies: list[float] = field(default_factory=list)
 
@@ -100,8 +98,6 @@ class Simulation:
         last = max(e.occurred_at for e in events)
         if last > self.clock.now():
             self.clock.set(last)
-        self.report.first = self.report.first or events[0].occurred_at
-        self.report.last = max(self.report.last or last, last)
         replies = await self.app.pipeline.process(events)
         if self._swept is None or last.date() > self._swept:
             self._swept = last.date()  # the live bot sweeps every few hours; here once a virtual day
