@@ -57,6 +57,12 @@ def _joins(ch: str, prev: str, nxt: str) -> bool:
     return 0xE0020 <= ord(ch) <= 0xE007F and (ord(prev) == 0x1F3F4 or 0xE0020 <= ord(prev) <= 0xE007F)
 
 
+#: Text that ``clean`` leaves as it is: printable ASCII (with line feeds when multiline).
+#: Most names, titles and sentences are; one C-speed match spares the walk below.
+_PLAIN = re.compile(r"[ -~]*\Z")
+_PLAIN_LINES = re.compile(r"[ -~\n]*\Z")
+
+
 def clean(text: str, *, multiline: bool = False) -> str:
     """Drop what nobody should see: controls, NUL, bidi overrides, invisible format characters.
 
@@ -65,6 +71,13 @@ def clean(text: str, *, multiline: bool = False) -> str:
     letters (Persian, Indic scripts); tag characters only inside an emoji flag sequence. Line
     breaks stay when ``multiline``, else they become spaces. Never raises.
     """
+    if (_PLAIN_LINES if multiline else _PLAIN).match(text):
+        return text
+    return _walk(text, multiline)
+
+
+def _walk(text: str, multiline: bool) -> str:
+    """``clean`` character by character (any text; ``clean`` skips it for plain ASCII)."""
     out: list[str] = []
     marks = 0
     n = len(text)

@@ -232,3 +232,16 @@ def test_seeded_fuzz_of_dangerous_fragments() -> None:
         short = escaping.shorten(s, limit)
         assert len(short) <= limit
         assert s.startswith(short.removesuffix(escaping.ELLIPSIS)) or short == s
+
+
+def test_clean_fast_path_gives_what_the_walk_gives() -> None:
+    """Plain ASCII skips the character walk; every ASCII character (controls, DEL, tab, CR,
+    line breaks) and a few others mixed in must come out as the walk makes them."""
+    rng = random.Random(4)
+    alphabet = [chr(c) for c in range(128)] + ["é", "\u200b", "\u202e", "\u2028", "\x85"]
+    samples = ["", "plain name", "two\nlines", "tab\there", "cr\r\nlf", "del\x7f", "nul\x00"]
+    samples += ["".join(rng.choices(alphabet, k=rng.randint(0, 30))) for _ in range(3000)]
+    samples += ["".join(chr(rng.randint(32, 126)) for _ in range(rng.randint(0, 30))) for _ in range(500)]
+    for text in samples:
+        for multiline in (False, True):
+            assert escaping.clean(text, multiline=multiline) == escaping._walk(text, multiline), repr(text)

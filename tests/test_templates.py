@@ -167,6 +167,27 @@ def test_slack_blocks_split_long_text_and_bound_labels() -> None:
     assert len(blocks[-1]["elements"][0]["text"]["text"]) <= escaping.SLACK_BUTTON_LABEL_LIMIT
 
 
+class _Tagged(str):
+    """A str subclass, as Markup is: what reaches the outbox's JSON must be plain str."""
+
+    __slots__ = ()
+
+
+def _plain(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return type(value) in (str, bool)
+
+
+def test_slack_blocks_are_plain_json_values() -> None:
+    text = _Tagged("one paragraph")
+    blocks = slack_blocks(text, (Button(_Tagged("solved"), _Tagged("t"), _Tagged("")),))
+    assert all(type(b) is dict and _plain(b) for b in blocks)
+    assert blocks[-1]["elements"][0]["text"]["text"] == "solved"
+
+
 def test_mail_parts_escape_and_link() -> None:
     out = renderer.render(
         "invite",
