@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import func, select
 
 from adapters.fake import FakeAdapter
 from bot.app import App, build_app
@@ -30,7 +29,6 @@ from bot.core.outbound import Capabilities, CommandReply
 from bot.settings import Settings
 from bot.sim_events import action_line, parse_line
 from bot.store import Store
-from bot.store.live_models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +108,13 @@ class Simulation:
         self._collect()
 
     async def _drain_if_due(self) -> None:
-        """Drain only when a waiting row is due by the virtual clock.
+        """Drain only when the worker may have something to do by the virtual clock.
 
-        The live worker sleeps until woken or until the next due time; this is the same
-        rule, so a batch that made nothing due costs one query instead of a worker round.
+        The live worker sleeps until woken by an enqueue or until the next due time it
+        computed; ``drain_due`` is the same rule, so a batch that made nothing due costs
+        nothing here.
         """
-        now = self.clock.now()
-        async with self.app.store.connection() as conn:
-            due = (
-                await conn.execute(
-                    select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == "pending")
-                )
-            ).scalar()
-        if due is None or due > now:
-            return
-        await self.app.worker.drain(until=now)
+        await self.app.worker.drain_due(until=self.clock.now())
 
     def _reply(self, event: CommandInvoked | ActionClicked, reply: CommandReply) -> None:
         caps = CAPABILITIES.get(event.actor.platform)

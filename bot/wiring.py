@@ -25,7 +25,7 @@ from bot.core.toml_config import validate
 from bot.store import Store
 from bot.store.live_models import OutboxMessage
 from bot.store.models import Activity, Identity, ImportCursor, Place
-from bot.store.outbox import destination
+from bot.store.outbox import OutboxRow, destination
 from bot.store.outbox_views import ERASURE_NOTICE
 
 log = logging.getLogger(__name__)
@@ -112,18 +112,15 @@ def auto_replies(store: Store) -> Callable[[str, date], Awaitable[int]]:
     return count
 
 
-async def mark_unreachable(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+async def mark_unreachable(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
     """Dead-letter hook: a "recipient unreachable" failure marks that account undeliverable."""
-    row = (
-        await conn.execute(
-            select(OutboxMessage.platform, OutboxMessage.recipient, OutboxMessage.last_error).where(
-                OutboxMessage.id == outbox_id
-            )
-        )
-    ).first()
-    if row is None or "recipient unreachable" not in (row[2] or ""):
+    reason = (
+        await conn.execute(select(OutboxMessage.last_error).where(OutboxMessage.id == row.id))
+    ).scalar()
+    if reason is None or "recipient unreachable" not in reason:
         return
-    platform, recipient, reason = row[0], row[1] or {}, row[2]
+    recipient = row.recipient or {}
+    platform = row.platform
     external = recipient.get("email", "").lower() if platform == "mail" else recipient.get("user_id")
     if not external:
         return
@@ -135,11 +132,13 @@ async def mark_unreachable(conn: AsyncConnection, outbox_id: int, at: datetime) 
     log.warning("%s account %s marked undeliverable: %s", platform, external, reason)
 
 
-async def scrub_erasure_notice(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+async def scrub_erasure_notice(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
     """Sent-hook: once the "you are forgotten" mail left, its row keeps no address and no text."""
+    if row.template != ERASURE_NOTICE:
+        return
     await conn.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.template == ERASURE_NOTICE)
+        .where(OutboxMessage.id == row.id, OutboxMessage.template == ERASURE_NOTICE)
         .values(recipient={}, body={"text": "(erasure confirmation, sent)"}, receipt=None)
     )
 

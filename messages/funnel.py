@@ -19,7 +19,8 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import BadArgument
-from bot.store.live_models import Invitation, OutboxMessage
+from bot.store.live_models import Invitation
+from bot.store.outbox import OutboxRow
 
 if TYPE_CHECKING:
     from messages.planner import PlannedInvitation, Planner
@@ -61,24 +62,32 @@ class InvitationInfo:
     changed: bool
 
 
-async def on_sent(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+#: The invitation a sent outbox row belongs to, by its unique (member, programme); built once.
+_MARK_SENT = (
+    update(Invitation)
+    .where(
+        Invitation.member_id == bindparam("b_member_id"),
+        Invitation.programme == bindparam("b_programme"),
+        Invitation.outbox_id == bindparam("b_outbox_id"),
+        Invitation.status == "planned",
+    )
+    .values(status="sent", sent_at=bindparam("b_at"))
+)
+
+
+async def on_sent(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
     """The outbox worker's hook, in the transaction that marks the row sent.
 
-    It runs for every message that leaves, so it is one indexed statement: the invitation is
-    found by its unique (member, programme), which its outbox row carries (``outbox_id`` has
-    no index, and a scan per sent message grows with the table).
+    It runs for every message that leaves, so it asks nothing of the database for a row that
+    belongs to no programme (a welcome's reply, a command's answer), and is otherwise one
+    indexed statement: the invitation is found by its unique (member, programme), which the
+    row carries (``outbox_id`` has no index, and a scan per sent message grows with the table).
     """
-    member = select(OutboxMessage.member_id).where(OutboxMessage.id == outbox_id).scalar_subquery()
-    programme = select(OutboxMessage.programme).where(OutboxMessage.id == outbox_id).scalar_subquery()
+    if row.member_id is None or not row.programme:
+        return
     await conn.execute(
-        update(Invitation)
-        .where(
-            Invitation.member_id == member,
-            Invitation.programme == programme,
-            Invitation.outbox_id == outbox_id,
-            Invitation.status == "planned",
-        )
-        .values(status="sent", sent_at=at)
+        _MARK_SENT,
+        {"b_member_id": row.member_id, "b_programme": row.programme, "b_outbox_id": row.id, "b_at": at},
     )
 
 

@@ -7,15 +7,26 @@ from datetime import timedelta
 import pytest
 from programme_world import DEVELOPER, END_USER, T0, actor, add_member
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.errors import BadArgument
 from bot.store import Store
 from bot.store.live_models import Invitation
+from bot.store.outbox import OutboxRow
+from bot.store.outbox_views import get_row
 from messages import funnel
 from messages.planner import PlannedInvitation, Planner
 from messages.programmes import load_catalogue
 
 PLANNER = Planner(load_catalogue())
+
+
+async def _outbox_row(conn: AsyncConnection, outbox_id: int | None) -> OutboxRow:
+    """The outbox row as the worker hands it to its sent-hooks."""
+    assert outbox_id is not None
+    row = await get_row(conn, outbox_id)
+    assert row is not None
+    return row
 
 
 async def _planned(store: Store, name: str = "ada") -> PlannedInvitation:
@@ -34,8 +45,9 @@ async def test_sent_opened_accepted_each_once(store: Store) -> None:
     p = await _planned(store)
     assert p.outbox_id is not None
     async with store.connection() as conn:
-        await funnel.on_sent(conn, p.outbox_id, T0 + timedelta(minutes=1))
-        await funnel.on_sent(conn, p.outbox_id, T0 + timedelta(minutes=9))  # a retried hook
+        await funnel.on_sent(conn, await _outbox_row(conn, p.outbox_id), T0 + timedelta(minutes=1))
+        retried = await _outbox_row(conn, p.outbox_id)  # the hook runs again after a retry
+        await funnel.on_sent(conn, retried, T0 + timedelta(minutes=9))
         opened = await funnel.respond(conn, p.token, "open", at=T0 + timedelta(minutes=2))
         accepted = await funnel.respond(conn, p.token, "accept", at=T0 + timedelta(minutes=3))
         again = await funnel.respond(conn, p.token, "accept", at=T0 + timedelta(minutes=4))
@@ -64,7 +76,7 @@ async def test_unanswered_invitations_expire_and_a_late_yes_is_welcome(store: St
     p = await _planned(store)
     assert p.outbox_id is not None
     async with store.connection() as conn:
-        await funnel.on_sent(conn, p.outbox_id, T0)
+        await funnel.on_sent(conn, await _outbox_row(conn, p.outbox_id), T0)
         assert await funnel.expire(conn, now=T0 + timedelta(days=13)) == 0
         assert await funnel.expire(conn, now=T0 + timedelta(days=15)) == 1
         assert await funnel.expire(conn, now=T0 + timedelta(days=16)) == 0
@@ -80,8 +92,8 @@ async def test_counts_per_programme_and_segment(store: Store) -> None:
         eve = await add_member(conn, actor("eve"), segments=("end_users",), dims=END_USER)
         await PLANNER.plan(conn, [eve], now=T0)
         assert a.outbox_id and b.outbox_id
-        await funnel.on_sent(conn, a.outbox_id, T0)
-        await funnel.on_sent(conn, b.outbox_id, T0)
+        await funnel.on_sent(conn, await _outbox_row(conn, a.outbox_id), T0)
+        await funnel.on_sent(conn, await _outbox_row(conn, b.outbox_id), T0)
         await funnel.respond(conn, a.token, "accept", at=T0)
         await funnel.respond(conn, b.token, "decline", at=T0)
         rows = {(r.programme, r.segment): r for r in await funnel.counts(conn)}

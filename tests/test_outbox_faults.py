@@ -24,6 +24,7 @@ from bot.core.outbound import OutboundMessage
 from bot.outbox_worker import OutboxWorker, RateLimits
 from bot.store import Store, open_store
 from bot.store import outbox as ob
+from bot.store.outbox import OutboxRow
 
 PG_URL = os.environ.get("COHORTBOT_TEST_PG_URL")
 
@@ -166,8 +167,8 @@ async def test_the_database_going_away_mid_run_loses_nothing(outage_store: tuple
         if message.dedupe_key == "first" and not outage.active and not sent_ids:
             await outage.begin()  # the platform takes it; recording it will fail
 
-    async def on_sent(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
-        sent_ids.append(outbox_id)
+    async def on_sent(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
+        sent_ids.append(row.id)
         if len(sent_ids) == len(keys):
             all_sent.set()
 

@@ -22,6 +22,7 @@ from bot.outbox_worker import OutboxWorker, Rate, RateLimits
 from bot.store import Store
 from bot.store.live_models import Erasure, OutboxMessage
 from bot.store.models import Member
+from bot.store.outbox import OutboxRow
 from bot.store.privacy import identity_hash
 
 
@@ -41,10 +42,10 @@ async def test_sends_records_the_receipt_and_runs_on_sent_in_the_same_transactio
     discord = fake("discord", clock)
     seen: list[tuple[int, str, datetime]] = []
 
-    async def on_sent(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+    async def on_sent(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
         t = OutboxMessage.__table__
-        status = (await conn.execute(select(t.c.status).where(t.c.id == outbox_id))).scalar_one()
-        seen.append((outbox_id, status, at))
+        status = (await conn.execute(select(t.c.status).where(t.c.id == row.id))).scalar_one()
+        seen.append((row.id, status, at))
 
     [row_id] = await put(store, dm("hello"))
     assert await make_worker(store, discord, clock=clock, on_sent=[on_sent]).drain() == 1
@@ -59,7 +60,7 @@ async def test_a_failing_on_sent_hook_does_not_make_the_message_go_twice(store: 
     clock = FrozenClock(T0)
     discord = fake("discord", clock)
 
-    async def broken(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+    async def broken(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
         raise ValueError("hook bug")
 
     await put(store, dm("once"))
@@ -143,8 +144,8 @@ async def test_temporary_failures_until_the_deadline_go_dead_with_the_reason(sto
     mail.fail_for("doomed", *[TemporarySendError("451 mailbox busy")] * 50)
     dead: list[int] = []
 
-    async def on_dead(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
-        dead.append(outbox_id)
+    async def on_dead(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
+        dead.append(row.id)
 
     [row_id] = await put(store, dm("doomed", platform="mail", within=timedelta(minutes=10)))
     await make_worker(store, mail, clock=clock, on_dead=[on_dead]).drain()
@@ -262,7 +263,7 @@ async def test_run_is_woken_by_an_enqueue_and_stops_cleanly(store: Store) -> Non
     discord = FakeAdapter("discord")
     sent = asyncio.Event()
 
-    async def on_sent(conn: AsyncConnection, outbox_id: int, at: datetime) -> None:
+    async def on_sent(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
         sent.set()
 
     worker = make_worker(store, discord, clock=SystemClock(), on_sent=[on_sent], idle_seconds=3600)

@@ -27,8 +27,10 @@ from bot.store import outbox_views as views
 
 log = logging.getLogger(__name__)
 
-#: (conn, outbox_id, at): runs in the transaction that marks the row sent (or dead).
-SentHook = Callable[[AsyncConnection, int, datetime], Awaitable[None]]
+#: (conn, row, at): runs in the transaction that marks the row sent (or dead). The row is as
+#: it was claimed, so a hook can tell from its template or programme whether it has work to
+#: do without asking the database (it runs for every message that leaves).
+SentHook = Callable[[AsyncConnection, ob.OutboxRow, datetime], Awaitable[None]]
 
 #: What an unreachable or failing database raises through SQLAlchemy and the drivers.
 STORE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, OSError, StoreUnavailable)
@@ -54,62 +56,62 @@ class Settler:
         self._on_sent = tuple(on_sent)
         self._on_dead = tuple(on_dead)
         #: Sent, but the database was gone when we went to record it: recorded first thing later.
-        self.unconfirmed: dict[int, tuple[str, SendReceipt, datetime]] = {}
+        self.unconfirmed: dict[int, tuple[ob.OutboxRow, SendReceipt, datetime]] = {}
 
-    async def sent(self, outbox_id: int, platform: str, receipt: SendReceipt, at: datetime) -> None:
+    async def sent(self, row: ob.OutboxRow, receipt: SendReceipt, at: datetime) -> None:
         try:
             async with self._store.connection() as conn:
-                if await ob.mark_sent(conn, outbox_id, receipt, now=at):
+                if await ob.mark_sent(conn, row.id, receipt, now=at):
                     for hook in self._on_sent:
-                        await hook(conn, outbox_id, at)
+                        await hook(conn, row, at)
         except STORE_ERRORS:
-            self.unconfirmed[outbox_id] = (platform, receipt, at)
+            self.unconfirmed[row.id] = (row, receipt, at)
             raise
         except Exception:
             # A hook's bug must not make us send again: record the receipt without the hooks.
-            log.exception("outbox %d: on_sent hook failed; recording the send without it", outbox_id)
+            log.exception("outbox %d: on_sent hook failed; recording the send without it", row.id)
             try:
                 async with self._store.connection() as conn:
-                    await ob.mark_sent(conn, outbox_id, receipt, now=at)
+                    await ob.mark_sent(conn, row.id, receipt, now=at)
             except STORE_ERRORS:
-                self.unconfirmed[outbox_id] = (platform, receipt, at)
+                self.unconfirmed[row.id] = (row, receipt, at)
                 raise
-        self.unconfirmed.pop(outbox_id, None)
+        self.unconfirmed.pop(row.id, None)
 
     async def flush(self) -> None:
-        for outbox_id, (platform, receipt, at) in list(self.unconfirmed.items()):
-            await self.sent(outbox_id, platform, receipt, at)
+        for outbox_id, (row, receipt, at) in list(self.unconfirmed.items()):
+            await self.sent(row, receipt, at)
             log.info("outbox %d: send recorded after the database came back", outbox_id)
 
-    async def dead(self, outbox_id: int, platform: str, reason: str) -> None:
+    async def dead(self, row: ob.OutboxRow, reason: str) -> None:
         at = self._clock.now()
         try:
             async with self._store.connection() as conn:
-                if await ob.mark_dead(conn, outbox_id, reason=reason):
+                if await ob.mark_dead(conn, row.id, reason=reason):
                     for hook in self._on_dead:
-                        await hook(conn, outbox_id, at)
+                        await hook(conn, row, at)
         except STORE_ERRORS:
             raise
         except Exception:
-            log.exception("outbox %d: on_dead hook failed; dead-lettering without it", outbox_id)
+            log.exception("outbox %d: on_dead hook failed; dead-lettering without it", row.id)
             async with self._store.connection() as conn:
-                await ob.mark_dead(conn, outbox_id, reason=reason)
-        self._metrics.shared.dead(platform)
+                await ob.mark_dead(conn, row.id, reason=reason)
+        self._metrics.shared.dead(row.platform)
         log.warning(
             "outbox %d dead on %s: %s",
-            outbox_id,
-            platform,
+            row.id,
+            row.platform,
             reason,
-            extra={"outbox_id": outbox_id, "platform": platform},
+            extra={"outbox_id": row.id, "platform": row.platform},
         )
 
     async def expire(self, now: datetime) -> int:
-        async def expire(with_hooks: bool) -> list[tuple[int, str]]:
+        async def expire(with_hooks: bool) -> list[ob.OutboxRow]:
             async with self._store.connection() as conn:
                 rows = await ob.expire_overdue(conn, now=now, platforms=self._platforms)
-                for outbox_id, _ in rows if with_hooks else ():
+                for row in rows if with_hooks else ():
                     for hook in self._on_dead:
-                        await hook(conn, outbox_id, now)
+                        await hook(conn, row, now)
                 return rows
 
         try:
@@ -119,13 +121,13 @@ class Settler:
         except Exception:
             log.exception("outbox: on_dead hook failed while expiring; expiring without it")
             rows = await expire(False)
-        for outbox_id, platform in rows:
-            self._metrics.shared.dead(platform)
+        for row in rows:
+            self._metrics.shared.dead(row.platform)
             log.warning(
                 "outbox %d dead on %s: expired",
-                outbox_id,
-                platform,
-                extra={"outbox_id": outbox_id, "platform": platform},
+                row.id,
+                row.platform,
+                extra={"outbox_id": row.id, "platform": row.platform},
             )
         return len(rows)
 
@@ -169,7 +171,7 @@ class Settler:
                     continue
                 if receipt is not None:
                     log.info("outbox %d: the platform already has it; recorded as sent", row.id)
-                    await self.sent(row.id, row.platform, receipt, now)
+                    await self.sent(row, receipt, now)
                     reconciled += 1
                     continue
             # The platform drops a repeated idempotency key, or reconcile found nothing: resend.

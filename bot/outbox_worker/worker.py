@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -51,6 +52,7 @@ _MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are sk
 _EXPIRE_EVERY = timedelta(minutes=1)
 #: How long a message of a paused programme waits before the worker looks again.
 _PAUSED_RECHECK = timedelta(hours=1)
+
 
 class OutboxWorker:
     """Delivers the outbox through the adapters, one process-wide instance per ``worker_id``.
@@ -109,6 +111,10 @@ class OutboxWorker:
         self._recovered_at: datetime | None = None
         self._expired_at: datetime | None = None
         self._needs_recovery = True
+        #: When the last round said it could next do something (None: nothing waits), and
+        #: whether a round has said so yet; ``drain_due`` skips the database until then.
+        self._next_at: datetime | None = None
+        self._known = False
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -156,11 +162,13 @@ class OutboxWorker:
                 await self._recover()
             await self._round()
             now = self._clock.now()
-            nxt = await self._next_due(now)
-            await self._update_depth()
+            outlook = await self._outlook(now)
+            nxt = outlook.next_at
+            self._publish_depth(outlook.depth)
         except STORE_ERRORS as exc:
             self.metrics.store_errors.inc()
             self._needs_recovery = True
+            self._next_at = None
             log.error(
                 "outbox worker %s: database unreachable, retrying in %.1fs: %s: %s",
                 self.worker_id,
@@ -191,28 +199,47 @@ class OutboxWorker:
         """
         frozen = self._clock if isinstance(self._clock, FrozenClock) else None
         total = 0
+        self._wake.clear()
         try:
             if self._needs_recovery:
                 total += await self._recover()
             while True:
-                settled, claimed = await self._round()
+                settled, _ = await self._round()
                 total += settled
                 now = self._clock.now()
-                nxt = await self._next_due(now)
-                if nxt is None:
-                    break
-                if nxt <= now:
-                    if settled or claimed:
-                        continue
+                outlook = await self._outlook(now)
+                nxt = outlook.next_at
+                # A round ends only when nothing due could be claimed at ``now``: another
+                # round at the same moment would find nothing, so wait for the clock to move.
+                if nxt is None or nxt <= now:
                     break
                 if frozen is None or (until is not None and nxt > until):
                     break
                 frozen.set(nxt)
-            await self._update_depth()
+            self._publish_depth(outlook.depth)
         except STORE_ERRORS as exc:
             self._needs_recovery = True
+            self._next_at = None
             raise StoreUnavailable(f"outbox worker {self.worker_id}: database failed: {exc}") from exc
         return total
+
+    async def drain_due(self, *, until: datetime) -> int:
+        """``drain`` when there may be something to do by ``until``; else return at once.
+
+        Something to do means: a wake (an enqueue) since the last round, a recovery or an
+        unrecorded send pending, or the moment the last round said it could next do
+        something has come. That is the live ``run`` loop's rule, so ``simulate`` costs no
+        query for the many batches that made nothing due.
+        """
+        if (
+            not self._wake.is_set()
+            and not self._needs_recovery
+            and not self._settle.unconfirmed
+            and (self._next_at is None or self._next_at > until)
+            and self._known
+        ):
+            return 0
+        return await self.drain(until=until)
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -228,11 +255,7 @@ class OutboxWorker:
         claimed = 0
         while not self._stopping:
             now = self._clock.now()
-            rows: list[ob.OutboxRow] | None = None
-            for lane in _LANES:  # the interactive lane is always asked first
-                rows = await self._claim(lane, now)
-                if rows is not None:
-                    break
+            rows, complete = await self._claim(now)
             if rows is None:
                 break
             if not rows:
@@ -249,36 +272,47 @@ class OutboxWorker:
                     continue
                 if await self._deliver(row):
                     settled += 1
+            if complete and self._clock.now() == now:
+                break  # every row due at ``now`` was looked at: asking again finds nothing new
         return settled, claimed
 
-    async def _claim(self, lane: Lane, now: datetime) -> list[ob.OutboxRow] | None:
-        """Claim what the rate limits allow; None when nothing is due and allowed in this lane,
-        an empty list when another worker claimed every chosen row first."""
+    async def _claim(self, now: datetime) -> tuple[list[ob.OutboxRow] | None, bool]:
+        """Claim what the rate limits allow, the interactive lane first.
+
+        Returns (rows, complete): rows is None when nothing is due and allowed, an empty list
+        when another worker claimed every chosen row first; complete means every due row was
+        seen and either chosen or held back by a rate limit, so a second look at ``now``
+        would find nothing more.
+        """
         dests, plats = self._limiter.blocked(now)
         skip = sorted(dests, key=lambda d: dests[d], reverse=True)[:_MAX_SKIP]
+        limit = self._batch * 5
         async with self._store.connection() as conn:
-            candidates = await views.due_candidates(
+            candidates = await views.due_in_lanes(
                 conn,
-                lane=lane,
                 now=now,
                 platforms=self._platforms,
                 skip_destinations=skip,
                 skip_platforms=plats,
-                limit=self._batch * 5,
+                limit=limit,
             )
         chosen: dict[int, tuple[str, str]] = {}
-        for row_id, platform, dest in candidates:
+        lanes_full = any(sum(1 for c in candidates if c[3] == lane) >= limit for lane in _LANES)
+        cut = False
+        for row_id, platform, dest, _lane in candidates:
             if len(chosen) >= self._batch:
+                cut = True
                 break
             if dest not in dests and self._limiter.try_take(platform, dest, now):
                 chosen[row_id] = (platform, dest)
+        complete = not lanes_full and not cut
         if not chosen:
-            return None
+            return None, complete
         async with self._store.connection() as conn:  # a separate, single-statement write
             rows = await ob.claim(conn, list(chosen), now=now, worker_id=self.worker_id)
         for row_id in chosen.keys() - {r.id for r in rows}:
             self._limiter.refund(*chosen[row_id], now)  # lost to another worker: not sent by us
-        return rows
+        return rows, complete
 
     async def _deliver(self, row: ob.OutboxRow) -> bool:
         """Check, send and settle one claimed row; True when it reached a final state."""
@@ -286,20 +320,20 @@ class OutboxWorker:
         async with self._store.connection() as conn:
             if not await ob.hold(conn, row.id, now=now, worker_id=self.worker_id):
                 return False  # erased or reclaimed meanwhile: not ours to send
-            if row.programme and await views.programme_paused(conn, row.programme):
+            check = await views.send_check(conn, row)
+            if check.paused:
                 # A manager paused the programme: what was queued waits for the resume.
                 await ob.reschedule(
                     conn, row.id, not_before=now + _PAUSED_RECHECK, error="waiting: programme paused"
                 )
                 return False
-            reason = await views.delivery_block(conn, row)
-            if reason is not None:
-                if await ob.mark_cancelled(conn, row.id, reason=reason):
+            if check.block is not None:
+                if await ob.mark_cancelled(conn, row.id, reason=check.block):
                     self.metrics.cancelled.labels(row.platform).inc()
                     log.info(
                         "outbox %d cancelled before sending: %s",
                         row.id,
-                        reason,
+                        check.block,
                         extra={"outbox_id": row.id, "platform": row.platform},
                     )
                 return True
@@ -314,7 +348,7 @@ class OutboxWorker:
         except TemporarySendError as exc:
             return await self._temporary(row, f"{exc}")
         except PermanentSendError as exc:
-            await self._settle.dead(row.id, row.platform, f"permanent: {exc}")
+            await self._settle.dead(row, f"permanent: {exc}")
             return True
         except SendError as exc:
             return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
@@ -322,7 +356,7 @@ class OutboxWorker:
             log.exception("outbox %d: adapter %s raised", row.id, row.platform)
             return await self._temporary(row, f"{exc.__class__.__name__}: {exc}")
         self.metrics.shared.sent(row.platform, seconds=time.perf_counter() - started)
-        await self._settle.sent(row.id, row.platform, receipt, self._clock.now())
+        await self._settle.sent(row, receipt, self._clock.now())
         return True
 
     async def _rate_limited(self, row: ob.OutboxRow, exc: RateLimited) -> bool:
@@ -331,7 +365,7 @@ class OutboxWorker:
         self._limiter.pause(row.platform, row.destination, now=now, until=until)
         if until > row.deliver_until:
             reason = f"expired: rate limited until {until.isoformat()}, past deliver_until"
-            await self._settle.dead(row.id, row.platform, reason)
+            await self._settle.dead(row, reason)
             return True
         async with self._store.connection() as conn:
             error = f"rate limited: retry after {exc.retry_after:g}s"
@@ -358,7 +392,7 @@ class OutboxWorker:
         at = now + self._backoff(attempts)
         if at > row.deliver_until:
             reason = f"gave up after {attempts} attempts before deliver_until: {error}"
-            await self._settle.dead(row.id, row.platform, reason)
+            await self._settle.dead(row, reason)
             return True
         async with self._store.connection() as conn:
             await ob.reschedule(conn, row.id, not_before=at, error=f"temporary: {error}")
@@ -383,21 +417,27 @@ class OutboxWorker:
         self._needs_recovery = False
         return reconciled
 
-    async def _next_due(self, now: datetime) -> datetime | None:
-        """When a round could next do something: a future row, or a rate limit lifting."""
+    async def _outlook(self, now: datetime) -> _Outlook:
+        """When a round could next do something (a future row, or a rate limit lifting), and the depth."""
         dests, plats = self._limiter.blocked(now)
         self._limiter.forget_idle(now)
         async with self._store.connection() as conn:
-            nxt = await views.next_due(conn, after=now, platforms=self._platforms)
-            due_now = await views.has_due(conn, now=now, platforms=self._platforms)
-        times = [nxt] if nxt is not None else []
-        if due_now:
+            seen = await views.outlook(conn, now=now, platforms=self._platforms)
+        times = [seen.next_after] if seen.next_after is not None else []
+        if seen.due_now:
             waits = [*dests.values(), *plats.values()]
             times.append(min(waits) if waits else now)
-        return min(times) if times else None
+        nxt = min(times) if times else None
+        self._next_at = nxt
+        self._known = True
+        return _Outlook(nxt, seen.depth)
 
-    async def _update_depth(self) -> None:
-        async with self._store.connection() as conn:
-            depth = await views.depth_by_lane(conn)
+    def _publish_depth(self, depth: Mapping[str, int]) -> None:
         for lane in _LANES:
             self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outlook:
+    next_at: datetime | None
+    depth: Mapping[str, int]

@@ -350,8 +350,8 @@ async def mark_cancelled(conn: AsyncConnection, outbox_id: int, *, reason: str) 
 
 async def expire_overdue(
     conn: AsyncConnection, *, now: datetime, platforms: Collection[str], limit: int = 500
-) -> list[tuple[int, str]]:
-    """Dead-letter pending rows past their ``deliver_until`` as "expired"; (id, platform) of each."""
+) -> list[OutboxRow]:
+    """Dead-letter pending rows past their ``deliver_until`` as "expired"; each row as it now is."""
     inner = (
         select(_C.id)
         .where(_C.status == "pending", _C.deliver_until < now, _C.platform.in_(list(platforms)))
@@ -363,9 +363,9 @@ async def expire_overdue(
         update(OUTBOX)
         .where(_C.id.in_(inner), _C.status == "pending")
         .values(status="dead", last_error="expired: not delivered before deliver_until")
-        .returning(_C.id, _C.platform)
+        .returning(*OUTBOX.c)
     )
-    return [(r[0], r[1]) for r in (await conn.execute(stmt)).all()]
+    return [OutboxRow.from_row(r) for r in (await conn.execute(stmt)).all()]
 
 
 async def release(conn: AsyncConnection, outbox_id: int) -> bool:

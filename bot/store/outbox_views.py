@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Lane
@@ -40,6 +41,93 @@ def _recipient_identity(row: OutboxRow) -> tuple[str, str] | None:
 ERASURE_NOTICE = "erasure_notice"
 
 
+def _last_check_statement() -> Any:
+    """Every reason a row may not leave now, as one statement (built once: it runs before every send).
+
+    Scalar subqueries, each over a unique or indexed column: whether the row's programme is
+    paused, whether its member still exists, the first opted-out scope among the row's (its
+    own, its programme's, "all"), whether the recipient's identity hash is in the erasure
+    list, and why the recipient's account is undeliverable. One round trip instead of five.
+    """
+    paused = (
+        select(literal(1))
+        .where(ProgrammeState.name == bindparam("programme"), ProgrammeState.paused.is_(True))
+        .scalar_subquery()
+    )
+    present = select(literal(1)).where(_MEMBER.id == bindparam("member_id")).scalar_subquery()
+    withdrawn = (
+        select(func.min(_CONSENT.scope))
+        .where(
+            _CONSENT.member_id == bindparam("member_id"),
+            _CONSENT.scope.in_(
+                [bindparam("scope_all"), bindparam("scope_own"), bindparam("scope_programme")]
+            ),
+            _CONSENT.state == "out",
+        )
+        .scalar_subquery()
+    )
+    erased = select(literal(1)).where(_ERASURE.identity_hash == bindparam("identity_hash")).limit(1)
+    undeliverable = (
+        select(_IDENTITY.undeliverable)
+        .where(
+            _IDENTITY.platform == bindparam("identity_platform"),
+            _IDENTITY.external_id == bindparam("identity_external"),
+            _IDENTITY.undeliverable.is_not(None),
+        )
+        .limit(1)
+    )
+    return select(
+        paused.label("paused"),
+        present.label("present"),
+        withdrawn.label("withdrawn"),
+        erased.scalar_subquery().label("erased"),
+        undeliverable.scalar_subquery().label("undeliverable"),
+    )
+
+
+_LAST_CHECK = _last_check_statement()
+
+
+@dataclass(frozen=True, slots=True)
+class SendCheck:
+    """The answer to "may this row leave now?": a paused programme waits, a block cancels."""
+
+    paused: bool
+    block: str | None
+
+
+async def send_check(conn: AsyncConnection, row: OutboxRow) -> SendCheck:
+    """Whether the row's programme is paused, and why it must not leave (opt-out, erasure,
+    undeliverable) or None; one statement, asked right before every send."""
+    ident = _recipient_identity(row)
+    scope = row.consent_scope
+    params = {
+        "programme": row.programme,
+        "member_id": row.member_id,
+        "scope_all": "all",
+        "scope_own": scope,
+        "scope_programme": f"programme:{row.programme}" if row.programme else None,
+        "identity_hash": identity_hash(*ident) if ident is not None else None,
+        "identity_platform": ident[0] if ident is not None else None,
+        "identity_external": ident[1] if ident is not None else None,
+    }
+    found = (await conn.execute(_LAST_CHECK, params)).one()
+    paused = bool(row.programme) and found.paused is not None
+    if row.template == ERASURE_NOTICE:
+        return SendCheck(paused, None)  # the one message an erased person still gets (scrubbed once sent)
+    if row.member_id is not None:
+        if found.present is None:
+            return SendCheck(paused, "erased: the member no longer exists")
+        if scope is not None and found.withdrawn is not None:
+            return SendCheck(paused, f"opted out of {found.withdrawn}")
+    if ident is not None:
+        if found.erased is not None:
+            return SendCheck(paused, "erased: the recipient asked to be forgotten")
+        if found.undeliverable is not None:
+            return SendCheck(paused, f"undeliverable: {found.undeliverable}")
+    return SendCheck(paused, None)
+
+
 async def programme_paused(conn: AsyncConnection, programme: str) -> bool:
     """Whether a manager paused this programme (``admin programme pause``)."""
     found = await conn.execute(
@@ -50,47 +138,7 @@ async def programme_paused(conn: AsyncConnection, programme: str) -> bool:
 
 async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
     """Why this row must not leave now, or None: opt-out of its scope, erasure, undeliverable."""
-    if row.template == ERASURE_NOTICE:
-        return None  # the one message an erased person still gets: "done" (scrubbed once sent)
-    if row.member_id is not None:
-        exists = await conn.execute(select(_MEMBER.id).where(_MEMBER.id == row.member_id))
-        if exists.first() is None:
-            return "erased: the member no longer exists"
-        scope = row.consent_scope
-        if scope is not None:
-            scopes = {"all", scope}
-            if row.programme:
-                scopes.add(f"programme:{row.programme}")
-            out = await conn.execute(
-                select(_CONSENT.scope)
-                .where(
-                    _CONSENT.member_id == row.member_id,
-                    _CONSENT.scope.in_(sorted(scopes)),
-                    _CONSENT.state == "out",
-                )
-                .order_by(_CONSENT.scope)
-            )
-            withdrawn = [r[0] for r in out.all()]
-            if withdrawn:
-                return f"opted out of {withdrawn[0]}"
-    ident = _recipient_identity(row)
-    if ident is not None:
-        erased = await conn.execute(
-            select(_ERASURE.id).where(_ERASURE.identity_hash == identity_hash(*ident)).limit(1)
-        )
-        if erased.first() is not None:
-            return "erased: the recipient asked to be forgotten"
-        found = await conn.execute(
-            select(_IDENTITY.undeliverable).where(
-                _IDENTITY.platform == ident[0],
-                _IDENTITY.external_id == ident[1],
-                _IDENTITY.undeliverable.is_not(None),
-            )
-        )
-        reason = found.scalar()
-        if reason is not None:
-            return f"undeliverable: {reason}"
-    return None
+    return (await send_check(conn, row)).block
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +258,87 @@ async def due_candidates(
         .limit(limit)
     )
     return [(r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all()]
+
+
+def _due_in_lane(lane: str) -> Any:
+    return (
+        select(_C.id, _C.platform, _C.destination, _C.lane)
+        .where(
+            _C.status == "pending",
+            _C.lane == lane,
+            _C.not_before <= bindparam("now"),
+            _C.platform.in_(bindparam("platforms", expanding=True)),
+            _C.destination.not_in(bindparam("skip", expanding=True)),
+        )
+        .order_by(_C.not_before, _C.id)
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+
+
+#: Both lanes in one round trip, each part walking the (status, not_before) index on its own.
+_DUE_BOTH_LANES = union_all(select(_due_in_lane("interactive")), select(_due_in_lane("broadcast")))
+
+
+async def due_in_lanes(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    platforms: Collection[str],
+    skip_destinations: Collection[str] = (),
+    skip_platforms: Collection[str] = (),
+    limit: int = 50,
+) -> list[tuple[int, str, str, str]]:
+    """(id, platform, destination, lane) of due pending rows, the interactive lane first, then
+    oldest first within a lane; at most ``limit`` per lane; no lock taken (see ``due_candidates``)."""
+    wanted = [p for p in platforms if p not in skip_platforms]
+    if not wanted:
+        return []
+    params = {"now": now, "platforms": wanted, "skip": list(skip_destinations), "limit": limit}
+    rows = [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(_DUE_BOTH_LANES, params)).all()]
+    rows.sort(key=lambda r: r[3] != "interactive")  # stable: each lane keeps its order
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What the worker needs between rounds: the next future row, whether any row is due now,
+    and the depth per lane for the gauge."""
+
+    next_after: datetime | None
+    due_now: bool
+    depth: dict[str, int]
+
+
+def _outlook_statement() -> Any:
+    platforms: Any = bindparam("platforms", expanding=True)
+    waiting = _C.status.in_(("pending", "sending"))
+    return select(
+        select(func.min(_C.not_before))
+        .where(_C.status == "pending", _C.not_before > bindparam("now"), _C.platform.in_(platforms))
+        .scalar_subquery()
+        .label("next_after"),
+        select(_C.id)
+        .where(_C.status == "pending", _C.not_before <= bindparam("now"), _C.platform.in_(platforms))
+        .limit(1)
+        .scalar_subquery()
+        .label("due_id"),
+        select(func.count()).where(waiting, _C.lane == "interactive").scalar_subquery().label("interactive"),
+        select(func.count()).where(waiting, _C.lane == "broadcast").scalar_subquery().label("broadcast"),
+    )
+
+
+_OUTLOOK = _outlook_statement()
+
+
+async def outlook(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> Outlook:
+    """``next_due``, ``has_due`` and ``depth_by_lane`` in one statement."""
+    row = (await conn.execute(_OUTLOOK, {"now": now, "platforms": list(platforms)})).one()
+    return Outlook(
+        next_after=row.next_after,
+        due_now=row.due_id is not None,
+        depth={"interactive": int(row.interactive), "broadcast": int(row.broadcast)},
+    )
 
 
 async def stale_sending(
