@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Kind, Recipient
@@ -74,18 +74,84 @@ def most_common_offset(features: dict[str, Any] | None) -> int | None:
     return int(max(offsets.items(), key=lambda kv: (kv[1], kv[0]))[0])
 
 
+# -- the reads, built once: composing a select per call cost more than running it -----------
+
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_MEMBER = Member.__table__
+_FEATURES = MemberFeatureRow.__table__
+_ACTIVITY = Activity.__table__
+_LAST = _ACTIVITY.alias("last_activity")
+_PLACE = Place.__table__
+_OUTBOX = OutboxMessage.__table__
+
+_PAUSED = select(ProgrammeState.name).where(ProgrammeState.paused.is_(True))
+_CONSENTS = select(Consent.member_id, Consent.scope, Consent.state).where(Consent.member_id.in_(_IDS))
+
+#: One row per member: name, bot flag, segments, decisions, the time zones seen (not the whole
+#: feature summary), the latest activity's platform and time, and the messages of the last day.
+_LAST_ID = select(func.max(_ACTIVITY.c.id)).where(_ACTIVITY.c.member_id == _MEMBER.c.id).scalar_subquery()
+_RECENT = (
+    select(func.count())
+    .select_from(_OUTBOX)
+    .where(
+        _OUTBOX.c.member_id == _MEMBER.c.id,
+        _OUTBOX.c.created_at >= bindparam("day_ago", type_=OutboxMessage.created_at.type),
+        _OUTBOX.c.status != "cancelled",
+    )
+    .scalar_subquery()
+)
+_MEMBERS = (
+    select(
+        _MEMBER.c.id,
+        _MEMBER.c.display_name,
+        _MEMBER.c.is_bot,
+        _FEATURES.c.segments,
+        _FEATURES.c.decisions,
+        _FEATURES.c.features["tz_offsets"].label("tz_offsets"),
+        _PLACE.c.platform,
+        _LAST.c.occurred_at,
+        _RECENT.label("recent"),
+    )
+    .select_from(
+        _MEMBER.outerjoin(_FEATURES, _FEATURES.c.member_id == _MEMBER.c.id)
+        .outerjoin(_LAST, _LAST.c.id == _LAST_ID)
+        .outerjoin(_PLACE, _PLACE.c.id == _LAST.c.place_id)
+    )
+    .where(_MEMBER.c.id.in_(_IDS))
+)
+_IDENTITIES = select(
+    Identity.member_id,
+    Identity.platform,
+    Identity.external_id,
+    Identity.email,
+    Identity.display_name,
+    Identity.is_bot,
+    Identity.undeliverable,
+).where(Identity.member_id.in_(_IDS))
+#: The planned send time is all of an invitation's reason the caps need.
+_INVITATIONS = select(
+    Invitation.member_id,
+    Invitation.programme,
+    Invitation.status,
+    Invitation.sent_at,
+    Invitation.planned_at,
+    Invitation.reason["not_before"].as_string(),
+).where(Invitation.member_id.in_(_IDS))
+
+
+def _first(row: Any) -> Any:
+    return row[0]
+
+
 async def paused_programmes(conn: AsyncConnection) -> set[str]:
-    rows = await conn.execute(select(ProgrammeState.name).where(ProgrammeState.paused.is_(True)))
+    rows = await conn.execute(_PAUSED)
     return set(rows.scalars())
 
 
 async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {}
     for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(Consent.member_id, Consent.scope, Consent.state).where(Consent.member_id.in_(list(chunk)))
-        )
-        for mid, scope, state in rows:
+        for mid, scope, state in await conn.execute(_CONSENTS, {"ids": list(chunk)}):
             out.setdefault(mid, {})[scope] = state
     return out
 
@@ -93,45 +159,20 @@ async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[i
 async def load_members(
     conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
 ) -> dict[int, MemberView]:
-    """Snapshots of the members that exist (unknown ids are left out)."""
+    """Snapshots of the members that exist (unknown ids are left out): four reads a chunk."""
     ids = sorted(set(member_ids))
     views: dict[int, MemberView] = {}
     if not ids:
         return views
-    members: dict[int, tuple[str, bool]] = {}
-    features: dict[int, tuple[list[str], dict[str, Any], dict[str, Any]]] = {}
+    members: list[Any] = []
     accounts: dict[int, list[Account]] = {}
     bot_account: set[int] = set()
     invitations: dict[int, list[PastInvitation]] = {}
-    recent: dict[int, int] = {}
-    latest: dict[int, tuple[str, datetime]] = {}
     day_ago = now - timedelta(days=1)
     for chunk in chunks(ids):
-        part = list(chunk)
-        for mid, name, is_bot in await conn.execute(
-            select(Member.id, Member.display_name, Member.is_bot).where(Member.id.in_(part))
-        ):
-            members[mid] = (name, is_bot)
-        for mid, segs, decisions, feats in await conn.execute(
-            select(
-                MemberFeatureRow.member_id,
-                MemberFeatureRow.segments,
-                MemberFeatureRow.decisions,
-                MemberFeatureRow.features,
-            ).where(MemberFeatureRow.member_id.in_(part))
-        ):
-            features[mid] = (list(segs or []), dict(decisions or {}), dict(feats or {}))
-        for row in await conn.execute(
-            select(
-                Identity.member_id,
-                Identity.platform,
-                Identity.external_id,
-                Identity.email,
-                Identity.display_name,
-                Identity.is_bot,
-                Identity.undeliverable,
-            ).where(Identity.member_id.in_(part))
-        ):
+        part = {"ids": list(chunk)}
+        members.extend(await conn.execute(_MEMBERS, {**part, "day_ago": day_ago}))
+        for row in await conn.execute(_IDENTITIES, part):
             if row.is_bot:
                 bot_account.add(row.member_id)
             accounts.setdefault(row.member_id, []).append(
@@ -139,66 +180,34 @@ async def load_members(
                     row.platform, row.external_id, row.email, row.display_name, row.undeliverable is not None
                 )
             )
-        for mid, programme, status, sent_at, planned_at, reason in await conn.execute(
-            select(
-                Invitation.member_id,
-                Invitation.programme,
-                Invitation.status,
-                Invitation.sent_at,
-                Invitation.planned_at,
-                Invitation.reason,
-            ).where(Invitation.member_id.in_(part))
-        ):
+        for mid, programme, status, sent_at, planned_at, due in await conn.execute(_INVITATIONS, part):
             invitations.setdefault(mid, []).append(
-                PastInvitation(programme, status, invitation_time(sent_at, planned_at, reason))
+                PastInvitation(programme, status, invitation_time(sent_at, planned_at, {"not_before": due}))
             )
-        for outbox_mid, n in await conn.execute(
-            select(OutboxMessage.member_id, func.count())
-            .where(
-                OutboxMessage.member_id.in_(part),
-                OutboxMessage.created_at >= day_ago,
-                OutboxMessage.status != "cancelled",
-            )
-            .group_by(OutboxMessage.member_id)
-        ):
-            if outbox_mid is not None:
-                recent[outbox_mid] = int(n)
-        last_ids = select(func.max(Activity.id).label("aid")).where(Activity.member_id.in_(part))
-        last_ids = last_ids.group_by(Activity.member_id)
-        for mid, platform, at in await conn.execute(
-            select(Activity.member_id, Place.platform, Activity.occurred_at)
-            .join(Place, Place.id == Activity.place_id)
-            .where(Activity.id.in_(last_ids.scalar_subquery()))
-        ):
-            latest[mid] = (platform, at)
     consent = await consents(conn, ids)
-    for mid in ids:
-        if mid not in members:
-            continue
-        name, is_bot = members[mid]
-        segs, decisions, feats = features.get(mid, ([], {}, {}))
+    for mid, name, is_bot, segs, decisions, tz_offsets, platform, at, recent in sorted(members, key=_first):
+        decisions = dict(decisions or {})
         own = tuple(accounts.get(mid, []))
-        last = latest.get(mid)
         reach = tuple(
             Reach(
                 a.platform,
                 undeliverable=a.undeliverable,
-                last_active=last[1] if last and last[0] == a.platform else None,
+                last_active=at if platform is not None and platform == a.platform else None,
             )
             for a in own
         )
         snapshot = MemberSnapshot(
             member_id=mid,
-            segments=frozenset(segs),
+            segments=frozenset(segs or []),
             dimensions={
                 d: str(v.get("value", "unknown")) for d, v in decisions.items() if isinstance(v, dict)
             },
             is_bot=is_bot or mid in bot_account,
             consent=consent.get(mid, {}),
             reach=reach,
-            tz_offset_minutes=most_common_offset(feats),
+            tz_offset_minutes=most_common_offset({"tz_offsets": tz_offsets}),
             invitations=tuple(invitations.get(mid, [])),
-            recent_sends=recent.get(mid, 0),
+            recent_sends=int(recent or 0),
         )
         views[mid] = MemberView(snapshot, name, own, decisions)
     return views
