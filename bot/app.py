@@ -250,6 +250,8 @@ async def build_app(
     owns_store = store is None
     if store is None:
         store = await open_store(settings.database_url)
+    # A long-running process of small commits: checkpoints go to a thread of their own.
+    store.keep_wal_short()
     try:
         return await _build(
             settings, store, clock, adapters, worker_id, registry, owns_store, managers_required

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 from bot.core.errors import StoreUnavailable
 from bot.store import sqlite_hops  # noqa: F401  (one thread trip per SQLite statement)
+from bot.store.checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ class Store:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    #: Started by the live bot (``keep_wal_short``); None for one-shot commands and tests.
+    checkpointer: WalCheckpointer | None = None
 
     @property
     def dialect(self) -> str:
@@ -140,6 +144,22 @@ class Store:
         """A Core connection in a transaction, for the batched paths that keep ORM objects out."""
         async with self.engine.begin() as conn:
             yield conn
+        if self.checkpointer is not None:
+            self.checkpointer.nudge()
+
+    def keep_wal_short(self, *, every: float = 0.5) -> bool:
+        """On a SQLite file, checkpoint the WAL from a background thread (see ``checkpoint``).
+
+        For long-running processes with a steady stream of small commits (the live bot,
+        ``simulate``); True when one runs. Stopped by ``close``.
+        """
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return False
+        if self.checkpointer is None:
+            self.checkpointer = WalCheckpointer(url.database, every=every)
+            self.checkpointer.start()
+        return True
 
     async def migrate(self, revision: str = "head") -> None:
         await self._migrating(_upgrade, revision)
@@ -177,6 +197,9 @@ class Store:
             return await conn.run_sync(_current)
 
     async def close(self) -> None:
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
+            self.checkpointer = None
         await self.engine.dispose()
 
 
