@@ -32,10 +32,10 @@ from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.outbox import NewMessage, enqueue
 from messages import points
 from messages.composer import check_message
-from messages.hero_reads import CheckBatch, Row, bot_members, pick_account, read_batch, read_rows
+from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_rows
 from messages.policy import next_allowed
 from messages.programmes import Catalogue
-from messages.snapshots import Account, LinkMaker, most_common_offset, paused_programmes
+from messages.snapshots import Account, LinkMaker, paused_programmes
 from messages.templates import Renderer
 from segmentation.signals import SOLVED, message_signals
 
@@ -61,10 +61,13 @@ class HeroResult:
     outcomes: list[CheckOutcome] = field(default_factory=list)
 
 
-def _insert_check(conn: AsyncConnection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(SolutionCheck).on_conflict_do_nothing(index_elements=["question_uid"])
-    return sqlite.insert(SolutionCheck).on_conflict_do_nothing(index_elements=["question_uid"])
+# Built once per dialect: composing it per batch cost more than running it.
+_INSERT_CHECK = {
+    name: dialect.insert(SolutionCheck)
+    .on_conflict_do_nothing(index_elements=["question_uid"])
+    .returning(SolutionCheck.question_uid)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _has_word(text: str, words: Collection[str]) -> bool:
@@ -106,11 +109,13 @@ class Hero:
         uids = [e.uid for e in events if isinstance(e, MessagePosted | ReactionAdded)]
         if not uids:
             return result
-        rows = await read_rows(conn, uids)
+        # The batch's rows, what they answer and what that answers, in one read.
+        reads = await read_rows(conn, uids, with_targets=True)
+        asked = set(uids)
+        rows = {uid: row for uid, row in reads.rows.items() if uid in asked}
         if not rows:
             return result
-        targets = await read_rows(conn, {r.target for r in rows.values() if r.target} - set(rows))
-        targets.update(rows)
+        targets = reads.rows
         # A ✅ names the answer, and so may "that worked" written in reply to it: the answer's
         # own target is then the question.
         solved = {
@@ -125,9 +130,9 @@ class Hero:
         }
         more = {u for u in second if u and u not in targets}
         if more:
-            targets.update(await read_rows(conn, more))
-        bots = await bot_members(conn, {r.member_id for r in targets.values()})
-        batch = await read_batch(conn, rows, targets, bots)
+            reads.update(await read_rows(conn, more))
+        bots = reads.bots
+        batch = await read_batch(conn, rows, reads)
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue
@@ -172,7 +177,7 @@ class Hero:
             return
         pending, batch.pending = list(batch.pending.values()), {}
         res = await conn.execute(
-            _insert_check(conn).returning(SolutionCheck.question_uid),
+            _INSERT_CHECK[conn.dialect.name],
             [
                 {
                     "question_uid": q.uid,
@@ -200,8 +205,9 @@ class Hero:
     def _check_message(
         self, question: Row, answer: Row, account: Account, token: str, batch: CheckBatch, now: datetime
     ) -> NewMessage:
-        asker_name, features = batch.people.get(question.member_id, (None, None))
-        helper = batch.people.get(answer.member_id, (None, None))[0]
+        asker_name = batch.names.get(question.member_id)
+        helper = batch.names.get(answer.member_id)
+        offset = batch.zones.get(question.member_id)
         expires = now + timedelta(days=14)
         buttons = (
             self._button("solved", token, "Yes, solved", expires, style="primary"),
@@ -216,13 +222,13 @@ class Hero:
             community=self.community,
             programme=self.programme,
             buttons=buttons,
-            not_before=self._send_time(features, now),
+            not_before=self._send_time(offset, now),
         )
 
-    def _send_time(self, features: dict[str, Any] | None, now: datetime) -> datetime:
-        """After the delay that lets the asker try the answer, and outside their quiet hours."""
+    def _send_time(self, offset: int | None, now: datetime) -> datetime:
+        """After the delay that lets the asker try the answer, and outside their quiet hours
+        (``offset``: the asker's most common time-zone offset in minutes, when known)."""
         at = now + timedelta(minutes=self.settings.check_delay_minutes)
-        offset = most_common_offset(features)
         if offset is None:
             return at
         quiet = self.catalogue.policy

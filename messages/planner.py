@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -100,10 +99,14 @@ class CampaignPreview:
     enqueued: int = 0
 
 
-def _insert_ignore(conn: AsyncConnection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(Invitation).on_conflict_do_nothing(index_elements=["member_id", "programme"])
-    return sqlite.insert(Invitation).on_conflict_do_nothing(index_elements=["member_id", "programme"])
+# Built once per dialect: composing them per batch cost more than running them.
+_INSERT = {
+    name: dialect.insert(Invitation)
+    .on_conflict_do_nothing(index_elements=["member_id", "programme"])
+    .returning(Invitation.id, Invitation.member_id, Invitation.programme)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_LINK_OUTBOX = update(Invitation).where(Invitation.id == bindparam("iid")).values(outbox_id=bindparam("oid"))
 
 
 class Planner:
@@ -323,9 +326,7 @@ class Planner:
             }
             for x in drafts
         ]
-        result = await conn.execute(
-            _insert_ignore(conn).returning(Invitation.id, Invitation.member_id, Invitation.programme), rows
-        )
+        result = await conn.execute(_INSERT[conn.dialect.name], rows)
         ids: dict[tuple[int, str], int] = {(mid, prog): iid for iid, mid, prog in result}
         written = [x for x in drafts if (x.view.snapshot.member_id, x.prog.name) in ids]
         sending = [x for x in written if not x.waiting and x.decision.platform is not None]
@@ -348,12 +349,7 @@ class Planner:
             if (oid := outbox_ids[id(x)]) is not None
         ]
         if links:
-            await conn.execute(
-                update(Invitation)
-                .where(Invitation.id == bindparam("iid"))
-                .values(outbox_id=bindparam("oid")),
-                links,
-            )
+            await conn.execute(_LINK_OUTBOX, links)
         out: list[PlannedInvitation] = []
         for x in written:
             mid = x.view.snapshot.member_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.models import SegmentAssignment
@@ -65,16 +65,18 @@ def reason_for(
     }
 
 
+_EVIDENCE = select(
+    SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
+).where(
+    SegmentAssignment.member_id.in_(bindparam("ids", expanding=True)), SegmentAssignment.current.is_(True)
+)
+
+
 async def evidence_for(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, list[str]]]:
     """The sentences the segmentation rules wrote for each member's current values."""
     out: dict[int, dict[str, list[str]]] = {}
     for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(
-                SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
-            ).where(SegmentAssignment.member_id.in_(list(chunk)), SegmentAssignment.current.is_(True))
-        )
-        for mid, dim, ev in rows:
+        for mid, dim, ev in await conn.execute(_EVIDENCE, {"ids": list(chunk)}):
             items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
             says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
             out.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
