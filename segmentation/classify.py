@@ -92,6 +92,27 @@ def _decide(
     return DimensionDecision(dimension, best, round(confidence, 3), reasons, tuple(examples))
 
 
+#: Distinct combinations of values remembered per settings object (a handful in practice).
+_SEGMENT_MEMO_SIZE = 4096
+
+
+def _segments(config: SegmentationConfig, decisions: Mapping[str, DimensionDecision]) -> tuple[str, ...]:
+    """The configured segments these values fall in; the expressions depend on the values only,
+    and members share few combinations of them, so each combination is worked out once."""
+    key = tuple((d, dec.value) for d, dec in decisions.items())
+    memo: dict[tuple[tuple[str, str], ...], tuple[str, ...]] | None = config.memo.get("segments")
+    if memo is None:
+        memo = config.memo["segments"] = {}
+    found = memo.get(key)
+    if found is None:
+        values = {d: dec.value for d, dec in decisions.items()}
+        found = tuple(name for name, (expr, _) in config.segments.items() if expr.matches(values))
+        if len(memo) >= _SEGMENT_MEMO_SIZE:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
 def classify(
     features: MemberFeatures,
     profile: Profile,
@@ -135,8 +156,7 @@ def classify(
             settings=config.engagement,
             previous=pin.value if pin else None,
         )
-    values = {d: dec.value for d, dec in decisions.items()}
-    segments = tuple(name for name, (expr, _) in config.segments.items() if expr.matches(values))
+    segments = _segments(config, decisions)
     if profile.is_bot:
         segments = ()  # bots are kept apart from every segment
     return SegmentDecision(dimensions=decisions, ruleset_version=config.ruleset_version, segments=segments)

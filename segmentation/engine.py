@@ -37,6 +37,7 @@ from segmentation.features import MemberFeatures, Profile
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
 from segmentation.parallel import PartitionJob, run_partition
 from segmentation.reading import PARTITION_QUERY, ActivityPass
+from segmentation.sqlite_trip import thread_runner
 
 log = logging.getLogger(__name__)
 
@@ -319,10 +320,15 @@ class SegmentationEngine:
                         features[mid], current[mid] = MemberFeatures(), {}
             moment = await self.as_of(conn, as_of, seen=fold.latest)
             report = await self._decide_and_write(
-                conn, features, moment, save_all=False, touched=fold.touched, current=current
+                conn,
+                features,
+                moment,
+                save_all=False,
+                touched=fold.touched,
+                current=current,
+                identities=fold.identities,
+                cursor=writes.CursorStep(after, fold.last_id) if fold.last_id > after else None,
             )
-            if fold.last_id > after:
-                await repo.advance_cursor(conn, after, fold.last_id, now=self.clock.now())
         self._cursor = max(after, fold.last_id)
         return ClassifyReport(
             members=len(features),
@@ -345,11 +351,14 @@ class SegmentationEngine:
         save_all: bool,
         touched: set[int] | None = None,
         current: dict[int, dict[str, repo.CurrentRow] | None] | None = None,
+        identities: repo.Found | None = None,
+        cursor: writes.CursorStep | None = None,
     ) -> writes.WriteReport:
+        """Classify, write the decisions and the features, and move the cursor when asked."""
         ids = None if save_all else list(features)
         if self._domains is None:
             self._domains = {}
-        profiles = await repo.profiles(conn, ids, domain_counts=self._domains)
+        profiles = await repo.profiles(conn, ids, domain_counts=self._domains, known=identities)
         known: dict[int, dict[str, repo.CurrentRow]] = {}
         missing: list[int] | None = None
         if current is None:
@@ -361,12 +370,26 @@ class SegmentationEngine:
                 known.update(await repo.current_assignments(conn, missing))
         decisions = self._classify_many(features, profiles, known, as_of)
         now = self.clock.now()
-        report = await writes.write_decisions(conn, decisions, known, now=now)
         to_save = (
             features if save_all or touched is None else {m: features[m] for m in touched if m in features}
         )
         # Segments are stored with the features; keep them in step for every reclassified member.
         to_save = {**to_save, **{m: features[m] for m in decisions}}
+        run = await thread_runner(conn)
+        if run is not None:  # SQLite: decisions, features and cursor in one trip to its thread
+            report, advanced = await writes.write_update_sqlite(
+                run,
+                decisions,
+                known,
+                to_save,
+                now=now,
+                ruleset_version=self.config.ruleset_version,
+                cursor=cursor,
+            )
+            if cursor is not None and not advanced:  # the first run, or someone else moved it
+                await repo.advance_cursor(conn, cursor.old, cursor.new, now=now)
+            return report
+        report = await writes.write_decisions(conn, decisions, known, now=now)
         await writes.save_features(
             conn,
             to_save,
@@ -375,6 +398,8 @@ class SegmentationEngine:
             ruleset_version=self.config.ruleset_version,
             current={**known, **report.current},
         )
+        if cursor is not None:
+            await repo.advance_cursor(conn, cursor.old, cursor.new, now=now)
         return report
 
     async def set_override(self, member_id: int, dimension: str, value: str, *, by: str) -> SegmentDecision:

@@ -98,6 +98,8 @@ class ActivityPass:
         self.folder = Folder(features=features, bots=bots, hints=hints)
         #: Current decision rows of loaded members, as cached with their features (None: not cached).
         self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
+        #: Identity facts of the loaded members, read with their state, for their profiles.
+        self.identities: repo.Found = {}
 
     @property
     def touched(self) -> set[int]:
@@ -121,7 +123,8 @@ class ActivityPass:
         missing = [m for m in wanted if m not in features and m not in self.folder.bots]
         if not missing:
             return
-        state = await repo.load_state(self.conn, missing)
+        state, identities = await repo.load_state_and_identities(self.conn, missing)
+        self.identities.update(identities)
         for mid in missing:
             f, rows_ = state.get(mid, (MemberFeatures(), {}))
             features[mid], self.current[mid] = f, rows_

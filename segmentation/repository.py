@@ -152,31 +152,55 @@ _STATE = select(MemberFeatureRow.member_id, MemberFeatureRow.features, MemberFea
 _STATE_BY_IDS = _STATE.where(MemberFeatureRow.member_id.in_(bindparam("ids", expanding=True)))
 
 
+#: Per member: is_bot, identity facts, e-mail domains (what ``profiles`` builds a Profile from).
+Found = dict[int, tuple[bool, list[IdentityFacts], set[str]]]
+
+
+def _add_identity(
+    found: Found,
+    mid: int,
+    is_bot: Any,
+    platform: str,
+    email: str | None,
+    name: str | None,
+    title: str | None,
+    domain: str | None,
+) -> None:
+    entry = found.get(mid)
+    if entry is None:
+        entry = found[mid] = (bool(is_bot), [], set())
+    entry[1].append(IdentityFacts(platform=platform, email=email, display_name=name or "", title=title))
+    if domain:
+        entry[2].add(domain)
+
+
 async def profiles(
     conn: AsyncConnection,
     member_ids: Sequence[int] | None = None,
     *,
     domain_counts: dict[str, int] | None = None,
+    known: Found | None = None,
 ) -> dict[int, Profile]:
     """Profiles of the given members (all when None), with how many members share each e-mail domain.
 
     ``domain_counts`` is a cache the caller keeps: domains missing from it are counted
     with one grouped query and added, so a busy free-mail domain is counted once, not on
-    every event.
+    every event. ``known`` holds identity facts already read (``load_state_and_identities``);
+    those members are not asked for again.
     """
-    found: dict[int, tuple[bool, list[IdentityFacts], set[str]]] = {}
-    batches: list[Sequence[int] | None] = [None] if member_ids is None else list(_chunks(list(member_ids)))
+    found: Found = {}
+    batches: list[Sequence[int] | None] = [None]
+    if member_ids is not None:
+        if known:
+            found.update((m, known[m]) for m in member_ids if m in known)
+            member_ids = [m for m in member_ids if m not in known]
+        batches = list(_chunks(list(member_ids)))
     for chunk in batches:
         rows = await (
             conn.execute(_PROFILES) if chunk is None else conn.execute(_PROFILES_BY_IDS, {"ids": list(chunk)})
         )
         for mid, is_bot, platform, email, name, title, domain in rows:
-            entry = found.setdefault(mid, (bool(is_bot), [], set()))
-            entry[1].append(
-                IdentityFacts(platform=platform, email=email, display_name=name or "", title=title)
-            )
-            if domain:
-                entry[2].add(domain)
+            _add_identity(found, mid, is_bot, platform, email, name, title, domain)
     cache = domain_counts if domain_counts is not None else {}
     missing = {d for _, _, domains in found.values() for d in domains if d not in cache}
     fresh = await domain_members(conn, missing) if missing else {}
@@ -187,7 +211,47 @@ async def profiles(
     return {
         mid: Profile(mid, tuple(ids), is_bot, {d: counts.get(d, 1) for d in domains})
         for mid, (is_bot, ids, domains) in found.items()
+        if ids  # a member read without identities (``load_state_and_identities``) has no profile
     }
+
+
+# Features, cached decisions and identities of members in one read (the incremental preload):
+# one row per identity, the member's stored state repeated on each.
+_STATE_AND_IDENTITIES = (
+    select(
+        Member.id,
+        MemberFeatureRow.member_id,
+        MemberFeatureRow.features,
+        MemberFeatureRow.decisions,
+        *_PROFILE_COLUMNS[1:],
+    )
+    .select_from(Member)
+    .outerjoin(MemberFeatureRow, MemberFeatureRow.member_id == Member.id)
+    .outerjoin(Identity, Identity.member_id == Member.id)
+    .where(Member.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def load_state_and_identities(
+    conn: AsyncConnection, member_ids: Sequence[int]
+) -> tuple[dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]], Found]:
+    """``load_state`` and the identity facts ``profiles`` needs, for the given members, in one query.
+
+    Members without identities get an entry with none (``profiles`` gives them no profile,
+    as when it reads them itself); members without stored features get no state (as ``load_state``).
+    """
+    state: dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]] = {}
+    found: Found = {}
+    for chunk in _chunks(list(member_ids)):
+        rows = await conn.execute(_STATE_AND_IDENTITIES, {"ids": list(chunk)})
+        for mid, stored, data, decisions, is_bot, platform, email, name, title, domain in rows:
+            if mid not in found:
+                found[mid] = (bool(is_bot), [], set())
+                if stored is not None:
+                    state[mid] = (MemberFeatures.from_json(data), _rows_of(decisions))
+            if platform is not None:
+                _add_identity(found, mid, is_bot, platform, email, name, title, domain)
+    return state, found
 
 
 async def load_features(

@@ -7,6 +7,7 @@ Split from ``repository`` (the reads) because the SQLite fast paths live here: p
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,8 @@ from bot.store.models import MemberFeatureRow, SegmentAssignment
 from bot.store.sqlite_hops import last_rowid
 from segmentation.features import MemberFeatures
 from segmentation.model import SegmentDecision
-from segmentation.repository import CurrentRow, _chunks, evidence_digest
+from segmentation.repository import CURSOR_KEY, CurrentRow, _chunks, evidence_digest
+from segmentation.sqlite_trip import Runner
 
 
 def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
@@ -48,6 +50,15 @@ async def save_features(
     current: Mapping[int, Mapping[str, CurrentRow]] | None = None,
 ) -> None:
     """Upsert features, segments and (when given) the current decision rows of each member."""
+    if conn.dialect.name == "sqlite":
+        # Plain values in one executemany: SQLAlchemy's per-row JSON and date processing cost
+        # more than the statement itself on the live pipeline's small batches.
+        params = _feature_params(
+            features, decisions, now=now, ruleset_version=ruleset_version, current=current
+        )
+        if params:
+            await conn.exec_driver_sql(_SQLITE_UPSERT_FEATURES, params)
+        return
     rows: list[dict[str, Any]] = [
         {
             "member_id": mid,
@@ -59,26 +70,6 @@ async def save_features(
         }
         for mid, f in features.items()
     ]
-    if not rows:
-        return
-    if conn.dialect.name == "sqlite":
-        # Plain values in one executemany: SQLAlchemy's per-row JSON and date processing cost
-        # more than the statement itself on the live pipeline's small batches.
-        await conn.exec_driver_sql(
-            _SQLITE_UPSERT_FEATURES,
-            [
-                (
-                    r["member_id"],
-                    _dumps_evidence(r["features"]),
-                    _dumps_evidence(r["segments"]),
-                    None if r["decisions"] is None else _dumps_evidence(r["decisions"]),
-                    r["ruleset_version"],
-                    sqlite_time(r["classified_at"]),
-                )
-                for r in rows
-            ],
-        )
-        return
     for chunk in _chunks(rows):
         stmt: Any
         if conn.dialect.name == "postgresql":
@@ -98,6 +89,33 @@ async def save_features(
         await conn.execute(stmt, list(chunk))
 
 
+def _feature_params(
+    features: Mapping[int, MemberFeatures | dict[str, Any]],
+    decisions: Mapping[int, SegmentDecision],
+    *,
+    now: datetime,
+    ruleset_version: str,
+    current: Mapping[int, Mapping[str, CurrentRow]] | None,
+) -> list[tuple[Any, ...]]:
+    """The SQLite upsert's plain values for each member (what ``save_features`` writes)."""
+    stamp = sqlite_time(now)
+    out: list[tuple[Any, ...]] = []
+    for mid, f in features.items():
+        decision = decisions.get(mid)
+        rows = current.get(mid) if current is not None else None
+        out.append(
+            (
+                mid,
+                _dumps_evidence(f if isinstance(f, dict) else f.to_json()),
+                _dumps_evidence(list(decision.segments) if decision is not None else []),
+                None if rows is None else _dumps_evidence(_decisions_json(rows)),
+                ruleset_version,
+                stamp,
+            )
+        )
+    return out
+
+
 @dataclass(slots=True)
 class WriteReport:
     moved: int = 0
@@ -108,17 +126,26 @@ class WriteReport:
     current: dict[int, dict[str, CurrentRow]] = field(default_factory=dict)
 
 
-async def write_decisions(
-    conn: AsyncConnection,
+@dataclass(slots=True)
+class _Plan:
+    """What a write of decisions changes, worked out before touching the database."""
+
+    report: WriteReport
+    inserts: list[dict[str, Any]]
+    #: The evidence digest of each insert, in the same order (computed once, kept with the row).
+    digests: list[str]
+    retire: list[int]
+    refresh: list[dict[str, Any]]
+
+
+def _plan(
     decisions: Mapping[int, SegmentDecision],
     current: Mapping[int, Mapping[str, CurrentRow]],
     *,
     now: datetime,
-) -> WriteReport:
-    report = WriteReport()
-    inserts: list[dict[str, Any]] = []
-    retire: list[int] = []
-    refresh: list[dict[str, Any]] = []
+) -> _Plan:
+    plan = _Plan(WriteReport(), [], [], [], [])
+    report, inserts, retire, refresh = plan.report, plan.inserts, plan.retire, plan.refresh
     for mid, decision in decisions.items():
         rows = current.get(mid, {})
         after = report.current[mid] = dict(rows)
@@ -157,40 +184,48 @@ async def write_decisions(
                     "current": True,
                 }
             )
+            plan.digests.append(digest)
+    report.moved = len(inserts)
+    report.moved_members = {row["member_id"] for row in inserts}
+    report.refreshed = len(refresh)
+    return plan
+
+
+async def write_decisions(
+    conn: AsyncConnection,
+    decisions: Mapping[int, SegmentDecision],
+    current: Mapping[int, Mapping[str, CurrentRow]],
+    *,
+    now: datetime,
+) -> WriteReport:
+    plan = _plan(decisions, current, now=now)
+    report, inserts, retire, refresh = plan.report, plan.inserts, plan.retire, plan.refresh
+    if conn.dialect.name == "sqlite":
+        if retire:
+            await conn.exec_driver_sql(_SQLITE_RETIRE, [(rid,) for rid in retire])
+        await _insert_assignments_sqlite(conn, plan)
+        if refresh:
+            await conn.exec_driver_sql(_SQLITE_REFRESH, _refresh_params(refresh))
+        return report
     for chunk in _chunks(retire):
         await conn.execute(
             update(SegmentAssignment).where(SegmentAssignment.id.in_(list(chunk))).values(current=False)
         )
-    if conn.dialect.name == "sqlite":
-        await _insert_assignments_sqlite(conn, inserts, report)
-    else:
-        for chunk in _chunks(inserts, 200):
-            # Matched back by (member, dimension), unique within one write: no reliance on the
-            # order RETURNING gives rows back.
-            returned = await conn.execute(
-                insert(SegmentAssignment)
-                .values(list(chunk))
-                .returning(SegmentAssignment.id, SegmentAssignment.member_id, SegmentAssignment.dimension)
-            )
-            ids = {(mid, dim): rid for rid, mid, dim in returned}
-            for row in chunk:
-                _note_inserted(report, row, ids[(row["member_id"], row["dimension"])])
-    if refresh and conn.dialect.name == "sqlite":
-        await conn.exec_driver_sql(
-            "UPDATE segment_assignment SET confidence = ?, evidence = ?, ruleset_version = ?, updated_at = ? "
-            "WHERE id = ?",
-            [
-                (
-                    r["confidence"],
-                    _dumps_evidence(r["evidence"]),
-                    r["ruleset_version"],
-                    sqlite_time(r["updated_at"]),
-                    r["rid"],
-                )
-                for r in refresh
-            ],
+    for start in range(0, len(inserts), 200):
+        chunk = inserts[start : start + 200]
+        # Matched back by (member, dimension), unique within one write: no reliance on the
+        # order RETURNING gives rows back.
+        returned = await conn.execute(
+            insert(SegmentAssignment)
+            .values(chunk)
+            .returning(SegmentAssignment.id, SegmentAssignment.member_id, SegmentAssignment.dimension)
         )
-    elif refresh:
+        ids = {(mid, dim): rid for rid, mid, dim in returned}
+        for offset, row in enumerate(chunk):
+            _note_inserted(
+                report, row, ids[(row["member_id"], row["dimension"])], plan.digests[start + offset]
+            )
+    if refresh:
         stmt = (
             update(SegmentAssignment)
             .where(SegmentAssignment.id == bindparam("rid"))
@@ -203,15 +238,12 @@ async def write_decisions(
         )
         for chunk in _chunks(refresh):
             await conn.execute(stmt.execution_options(synchronize_session=False), list(chunk))
-    report.moved = len(inserts)
-    report.moved_members = {row["member_id"] for row in inserts}
-    report.refreshed = len(refresh)
     return report
 
 
-def _note_inserted(report: WriteReport, row: Mapping[str, Any], row_id: int) -> None:
+def _note_inserted(report: WriteReport, row: Mapping[str, Any], row_id: int, digest: str) -> None:
     report.current[row["member_id"]][row["dimension"]] = CurrentRow(
-        row_id, row["value"], row["confidence"], evidence_digest(row["evidence"]), row["pinned_by"]
+        row_id, row["value"], row["confidence"], digest, row["pinned_by"]
     )
 
 
@@ -228,20 +260,8 @@ _SQLITE_INSERT_ASSIGNMENT = (
 )
 
 
-async def _insert_assignments_sqlite(
-    conn: AsyncConnection, inserts: Sequence[Mapping[str, Any]], report: WriteReport
-) -> None:
-    """One executemany of plain values; the new ids are the last ``len(inserts)`` rowids.
-
-    SQLAlchemy runs an executemany with RETURNING one row per statement on SQLite, and a
-    multi-row VALUES construct costs more to build than to run: the live pipeline's small
-    batches spent 60% of their time here. The ids are consecutive and in order: each row
-    takes max(rowid) + 1, and from its first write this transaction holds SQLite's write
-    lock, so nobody inserts in between; ``last_insert_rowid()`` names the last of them.
-    """
-    if not inserts:
-        return
-    params = [
+def _insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
         (
             r["member_id"],
             r["dimension"],
@@ -255,11 +275,104 @@ async def _insert_assignments_sqlite(
         )
         for r in inserts
     ]
-    done = await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, params)
-    last = await last_rowid(conn, done)
-    first = last - len(inserts) + 1
-    for offset, row in enumerate(inserts):
-        _note_inserted(report, row, first + offset)
+
+
+def _refresh_params(refresh: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r["confidence"],
+            _dumps_evidence(r["evidence"]),
+            r["ruleset_version"],
+            sqlite_time(r["updated_at"]),
+            r["rid"],
+        )
+        for r in refresh
+    ]
+
+
+def _number_inserts(plan: _Plan, last: int) -> None:
+    """The new ids are the last ``len(inserts)`` rowids, in order.
+
+    SQLAlchemy runs an executemany with RETURNING one row per statement on SQLite, and a
+    multi-row VALUES construct costs more to build than to run: the live pipeline's small
+    batches spent 60% of their time there. The ids are consecutive and in order: each row
+    takes max(rowid) + 1, and from its first write this transaction holds SQLite's write
+    lock, so nobody inserts in between; ``last_insert_rowid()`` names the last of them.
+    """
+    first = last - len(plan.inserts) + 1
+    for offset, row in enumerate(plan.inserts):
+        _note_inserted(plan.report, row, first + offset, plan.digests[offset])
+
+
+async def _insert_assignments_sqlite(conn: AsyncConnection, plan: _Plan) -> None:
+    """One executemany of plain values; the new ids from ``last_insert_rowid()``."""
+    if not plan.inserts:
+        return
+    done = await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, _insert_params(plan.inserts))
+    _number_inserts(plan, await last_rowid(conn, done))
+
+
+_SQLITE_RETIRE = "UPDATE segment_assignment SET current = 0 WHERE id = ?"
+_SQLITE_REFRESH = (
+    "UPDATE segment_assignment SET confidence = ?, evidence = ?, ruleset_version = ?, updated_at = ? "
+    "WHERE id = ?"
+)
+_SQLITE_ADVANCE_CURSOR = (
+    "UPDATE import_cursor SET position = ?, updated_at = ? WHERE import_cursor.source = ? "
+    "AND import_cursor.position = ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CursorStep:
+    """Move the segmentation cursor from ``old`` to ``new`` (compare-and-set) with the writes."""
+
+    old: int
+    new: int
+
+
+async def write_update_sqlite(
+    run: Runner[Any],
+    decisions: Mapping[int, SegmentDecision],
+    current: Mapping[int, Mapping[str, CurrentRow]],
+    features: Mapping[int, MemberFeatures],
+    *,
+    now: datetime,
+    ruleset_version: str,
+    cursor: CursorStep | None,
+) -> tuple[WriteReport, bool]:
+    """``write_decisions`` + ``save_features`` + the cursor's compare-and-set in one thread trip.
+
+    The same statements as the separate calls, run one after the other by one function on
+    aiosqlite's thread (``segmentation.sqlite_trip``). Returns the report and whether the
+    cursor moved (False: no row was at ``cursor.old``; the caller decides what that means).
+    """
+    plan = _plan(decisions, current, now=now)
+    # Everything that does not depend on the new row ids is prepared here, in the event loop.
+    retire = [(rid,) for rid in plan.retire]
+    inserts = _insert_params(plan.inserts)
+    refresh = _refresh_params(plan.refresh)
+    stamp = sqlite_time(now)
+
+    def on_thread(db: sqlite3.Connection) -> bool:
+        if retire:
+            db.executemany(_SQLITE_RETIRE, retire)
+        if inserts:
+            db.executemany(_SQLITE_INSERT_ASSIGNMENT, inserts)
+            _number_inserts(plan, db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        if refresh:
+            db.executemany(_SQLITE_REFRESH, refresh)
+        known = {**current, **plan.report.current}
+        rows = _feature_params(features, decisions, now=now, ruleset_version=ruleset_version, current=known)
+        if rows:
+            db.executemany(_SQLITE_UPSERT_FEATURES, rows)
+        if cursor is None:
+            return True
+        moved = db.execute(_SQLITE_ADVANCE_CURSOR, (cursor.new, stamp, CURSOR_KEY, cursor.old))
+        return moved.rowcount == 1
+
+    advanced = await run(on_thread)
+    return plan.report, advanced
 
 
 def _dumps_evidence(value: Any) -> str:

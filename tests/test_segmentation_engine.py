@@ -307,3 +307,30 @@ async def test_parallel_rebuild_matches_the_single_process_one(tmp_path) -> None
         finally:
             await store.close()
     assert results[0] == results[1]
+
+
+async def test_an_engine_behind_another_folds_nothing_twice(store: Store) -> None:
+    """Two engines on one database (two processes): the one whose remembered cursor is stale
+    loses the compare-and-set, its writes roll back, and it reads again from the stored cursor."""
+    first, second = engine(store), engine(store)
+    await ingest(store, THREAD[:1])
+    await first.update()  # first remembers the cursor after q1
+    await ingest(store, THREAD[1:2])
+    await second.update()  # second folds a1 and moves the cursor past it
+    await ingest(store, THREAD[2:])
+    report = await first.update()  # starts after q1 in memory: a1 is already folded
+    assert report.activities == 2, "only t1 and p1 are new to the database"
+    bob = await features_of(store, "bob@suse.com")
+    ann = await features_of(store, "ann@gmail.com")
+    assert (bob["messages"], bob["thanks_received"]) == (2, 1)
+    assert (ann["messages"], ann["thanks_given"]) == (2, 1)
+    async with store.connection() as conn:
+        bob_id = await resolve_member(conn, "bob@suse.com")
+        current = (
+            await conn.execute(
+                select(SegmentAssignment.dimension, func.count())
+                .where(SegmentAssignment.member_id == bob_id, SegmentAssignment.current.is_(True))
+                .group_by(SegmentAssignment.dimension)
+            )
+        ).all()
+    assert current and all(n == 1 for _, n in current), "one current row per dimension"
