@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, text
 
 from bot.core.events import ActorRef, MessagePosted, MessageText, PlaceRef, event_uid
 from bot.store import Store
+from bot.store.db import _head
 from bot.store.ingest import Ingestor
 from bot.store.models import Activity, Identity, Member
 
@@ -43,7 +44,7 @@ async def test_rebuilding_the_tables_keeps_every_row_and_reference(store: Store)
         await Ingestor().ingest(conn, _events("a", 10))
     before = await _counts(store)
     await store.migrate()
-    assert await store.current_revision() == "0007"  # head
+    assert await store.current_revision() == _head()
     assert await _counts(store) == before == (3, 3, 10)  # the cascade of a DROP did not run
     if store.dialect == "sqlite":
         async with store.connection() as conn:

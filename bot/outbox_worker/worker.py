@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +51,8 @@ _MAX_SKIP = 400  # destinations excluded in SQL at most; beyond that they are sk
 
 #: How often the dead-letter sweep for rows past their deadline runs (by the worker's clock).
 _EXPIRE_EVERY = timedelta(minutes=1)
+#: How often (real seconds) the worker counts the outbox for its depth gauge.
+_DEPTH_EVERY = 5.0
 #: How long a message of a paused programme waits before the worker looks again.
 _PAUSED_RECHECK = timedelta(hours=1)
 
@@ -115,6 +118,7 @@ class OutboxWorker:
         #: whether a round has said so yet; ``drain_due`` skips the database until then.
         self._next_at: datetime | None = None
         self._known = False
+        self._depth_at: float | None = None  # monotonic time the depth gauge was last counted
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -297,7 +301,8 @@ class OutboxWorker:
                 limit=limit,
             )
         chosen: dict[int, tuple[str, str]] = {}
-        lanes_full = any(sum(1 for c in candidates if c[3] == lane) >= limit for lane in _LANES)
+        per_part = Counter((c[3], c[1]) for c in candidates)
+        lanes_full = any(n >= limit for n in per_part.values())
         cut = False
         for row_id, platform, dest, _lane in candidates:
             if len(chosen) >= self._batch:
@@ -418,11 +423,18 @@ class OutboxWorker:
         return reconciled
 
     async def _outlook(self, now: datetime) -> _Outlook:
-        """When a round could next do something (a future row, or a rate limit lifting), and the depth."""
+        """When a round could next do something (a future row, or a rate limit lifting), and the
+        depth per lane when it is time to count it again."""
         dests, plats = self._limiter.blocked(now)
         self._limiter.forget_idle(now)
+        depth: dict[str, int] | None = None
         async with self._store.connection() as conn:
             seen = await views.outlook(conn, now=now, platforms=self._platforms)
+            tick = time.monotonic()
+            if self._depth_at is None or tick - self._depth_at >= _DEPTH_EVERY:
+                # Counting walks every waiting row; /metrics counts again at each scrape anyway.
+                depth = await views.depth_by_lane(conn)
+                self._depth_at = tick
         times = [seen.next_after] if seen.next_after is not None else []
         if seen.due_now:
             waits = [*dests.values(), *plats.values()]
@@ -430,9 +442,11 @@ class OutboxWorker:
         nxt = min(times) if times else None
         self._next_at = nxt
         self._known = True
-        return _Outlook(nxt, seen.depth)
+        return _Outlook(nxt, depth)
 
-    def _publish_depth(self, depth: Mapping[str, int]) -> None:
+    def _publish_depth(self, depth: Mapping[str, int] | None) -> None:
+        if depth is None:
+            return
         for lane in _LANES:
             self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))
 
@@ -440,4 +454,4 @@ class OutboxWorker:
 @dataclass(frozen=True, slots=True)
 class _Outlook:
     next_at: datetime | None
-    depth: Mapping[str, int]
+    depth: Mapping[str, int] | None

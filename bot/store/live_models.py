@@ -130,7 +130,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "status", "lane", "not_before"),
+        Index("ix_outbox_due", "status", "lane", "platform", "not_before"),
         Index("ix_outbox_member_id", "member_id"),
         Index("ix_outbox_created_at", "created_at"),
         # "When is the next row due?" across lanes: the worker and simulate ask it per round.

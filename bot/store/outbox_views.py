@@ -260,14 +260,14 @@ async def due_candidates(
     return [(r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all()]
 
 
-def _due_in_lane(lane: str) -> Any:
+def _due_part(lane: str, platform: str) -> Any:
     return (
-        select(_C.id, _C.platform, _C.destination, _C.lane)
+        select(_C.id, _C.platform, _C.destination, _C.lane, _C.not_before)
         .where(
             _C.status == "pending",
             _C.lane == lane,
+            _C.platform == platform,
             _C.not_before <= bindparam("now"),
-            _C.platform.in_(bindparam("platforms", expanding=True)),
             _C.destination.not_in(bindparam("skip", expanding=True)),
         )
         .order_by(_C.not_before, _C.id)
@@ -276,8 +276,17 @@ def _due_in_lane(lane: str) -> Any:
     )
 
 
-#: Both lanes in one round trip, each part walking the (status, not_before) index on its own.
-_DUE_BOTH_LANES = union_all(select(_due_in_lane("interactive")), select(_due_in_lane("broadcast")))
+_DUE_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _due_statement(platforms: tuple[str, ...]) -> Any:
+    """One UNION ALL part per lane and platform, each walking the due index on its own and
+    stopping at its limit; built once per set of platforms."""
+    stmt = _DUE_STATEMENTS.get(platforms)
+    if stmt is None:
+        parts = [select(_due_part(lane, p)) for lane in ("interactive", "broadcast") for p in platforms]
+        stmt = _DUE_STATEMENTS[platforms] = union_all(*parts)
+    return stmt
 
 
 async def due_in_lanes(
@@ -290,29 +299,26 @@ async def due_in_lanes(
     limit: int = 50,
 ) -> list[tuple[int, str, str, str]]:
     """(id, platform, destination, lane) of due pending rows, the interactive lane first, then
-    oldest first within a lane; at most ``limit`` per lane; no lock taken (see ``due_candidates``)."""
-    wanted = [p for p in platforms if p not in skip_platforms]
+    oldest first; at most ``limit`` per lane and platform; no lock taken (see ``due_candidates``)."""
+    wanted = tuple(sorted(p for p in platforms if p not in skip_platforms))
     if not wanted:
         return []
-    params = {"now": now, "platforms": wanted, "skip": list(skip_destinations), "limit": limit}
-    rows = [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(_DUE_BOTH_LANES, params)).all()]
-    rows.sort(key=lambda r: r[3] != "interactive")  # stable: each lane keeps its order
-    return rows
+    params = {"now": now, "skip": list(skip_destinations), "limit": limit}
+    found = list((await conn.execute(_due_statement(wanted), params)).all())
+    found.sort(key=lambda r: (r[3] != "interactive", r[4], r[0]))
+    return [(r[0], r[1], r[2], r[3]) for r in found]
 
 
 @dataclass(frozen=True, slots=True)
 class Outlook:
-    """What the worker needs between rounds: the next future row, whether any row is due now,
-    and the depth per lane for the gauge."""
+    """What the worker needs between rounds: the next future row and whether any row is due now."""
 
     next_after: datetime | None
     due_now: bool
-    depth: dict[str, int]
 
 
 def _outlook_statement() -> Any:
     platforms: Any = bindparam("platforms", expanding=True)
-    waiting = _C.status.in_(("pending", "sending"))
     return select(
         select(func.min(_C.not_before))
         .where(_C.status == "pending", _C.not_before > bindparam("now"), _C.platform.in_(platforms))
@@ -323,8 +329,6 @@ def _outlook_statement() -> Any:
         .limit(1)
         .scalar_subquery()
         .label("due_id"),
-        select(func.count()).where(waiting, _C.lane == "interactive").scalar_subquery().label("interactive"),
-        select(func.count()).where(waiting, _C.lane == "broadcast").scalar_subquery().label("broadcast"),
     )
 
 
@@ -332,13 +336,9 @@ _OUTLOOK = _outlook_statement()
 
 
 async def outlook(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> Outlook:
-    """``next_due``, ``has_due`` and ``depth_by_lane`` in one statement."""
+    """``next_due`` and ``has_due`` in one statement (two index lookups)."""
     row = (await conn.execute(_OUTLOOK, {"now": now, "platforms": list(platforms)})).one()
-    return Outlook(
-        next_after=row.next_after,
-        due_now=row.due_id is not None,
-        depth={"interactive": int(row.interactive), "broadcast": int(row.broadcast)},
-    )
+    return Outlook(next_after=row.next_after, due_now=row.due_id is not None)
 
 
 async def stale_sending(
