@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -179,20 +179,7 @@ class Points:
         """Credit participants for the given stored messages; returns the new credits."""
         if not self._rules or not event_uids:
             return []
-        facts = await _facts(conn, event_uids)
-        if not facts:
-            return []
-        members = sorted({f.member_id for f in facts})
-        participants: set[tuple[int, str]] = set()
-        for chunk in chunks(members):
-            rows = await conn.execute(
-                select(Invitation.member_id, Invitation.programme).where(
-                    Invitation.member_id.in_(list(chunk)),
-                    Invitation.programme.in_(list(self._rules)),
-                    Invitation.status.in_(_PARTICIPANT),
-                )
-            )
-            participants.update((mid, prog) for mid, prog in rows)
+        facts, participants = await _participants_facts(conn, event_uids, list(self._rules))
         earned_here = [
             Credit(f.member_id, programme, points, reason, f.event_uid)
             for f in facts
@@ -203,38 +190,67 @@ class Points:
         return await credit_many(conn, earned_here, at=now)
 
 
-async def _facts(conn: AsyncConnection, event_uids: Collection[str]) -> list[ActivityFacts]:
-    out: list[ActivityFacts] = []
+# Built once: the messages of members taking part in a programme with activity rules, one row
+# per (message, programme). Most writers take part in none, so most batches read no row.
+_FACTS = (
+    select(
+        Activity.event_uid,
+        Activity.member_id,
+        Activity.own_text,
+        Activity.signature,
+        Activity.subject,
+        Activity.patch_lines,
+        Activity.reply_to_uid,
+        Activity.thread_uid,
+        Place.name,
+        Invitation.programme,
+    )
+    .select_from(Activity)
+    .join(
+        Invitation,
+        (Invitation.member_id == Activity.member_id)
+        & Invitation.programme.in_(bindparam("programmes", expanding=True))
+        & Invitation.status.in_(_PARTICIPANT),
+    )
+    .outerjoin(Place, Place.id == Activity.place_id)
+    .where(Activity.event_uid.in_(bindparam("uids", expanding=True)), Activity.kind == "message")
+)
+
+
+async def _participants_facts(
+    conn: AsyncConnection, event_uids: Collection[str], programmes: list[str]
+) -> tuple[list[ActivityFacts], set[tuple[int, str]]]:
+    """The messages among ``event_uids`` written by participants of ``programmes`` (by uid),
+    and which (member, programme) pairs take part."""
+    facts: dict[str, ActivityFacts] = {}
+    participants: set[tuple[int, str]] = set()
     for chunk in chunks(sorted(set(event_uids))):
-        rows = await conn.execute(
-            select(
-                Activity.event_uid,
-                Activity.member_id,
-                Activity.own_text,
-                Activity.signature,
-                Activity.subject,
-                Activity.patch_lines,
-                Activity.reply_to_uid,
-                Activity.thread_uid,
-                Place.name,
-            )
-            .outerjoin(Place, Place.id == Activity.place_id)
-            .where(Activity.event_uid.in_(list(chunk)), Activity.kind == "message")
-        )
-        for r in rows:
-            out.append(
-                ActivityFacts(
-                    event_uid=r.event_uid,
-                    member_id=r.member_id,
-                    own_text=r.own_text or "",
-                    signature=r.signature or "",
-                    subject=r.subject,
-                    patch_lines=r.patch_lines or 0,
-                    place_name=r.name or "",
-                    is_reply=bool(r.reply_to_uid) or (bool(r.thread_uid) and r.thread_uid != r.event_uid),
+        params = {"uids": list(chunk), "programmes": programmes}
+        for (
+            uid,
+            mid,
+            text,
+            signature,
+            subject,
+            patch,
+            reply_to,
+            thread,
+            place,
+            programme,
+        ) in await conn.execute(_FACTS, params):
+            participants.add((mid, programme))
+            if uid not in facts:
+                facts[uid] = ActivityFacts(
+                    event_uid=uid,
+                    member_id=mid,
+                    own_text=text or "",
+                    signature=signature or "",
+                    subject=subject,
+                    patch_lines=patch or 0,
+                    place_name=place or "",
+                    is_reply=bool(reply_to) or (bool(thread) and thread != uid),
                 )
-            )
-    return out
+    return [facts[uid] for uid in sorted(facts)], participants
 
 
 def period_start(period: str, now: datetime) -> datetime | None:
