@@ -209,6 +209,9 @@ RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 
+_START = Decision(action="invite", rule="eligible")
+
+
 def decide(
     member: MemberSnapshot,
     programme: Programme,
@@ -222,9 +225,11 @@ def decide(
 ) -> Decision:
     """Invite or skip, with the deciding rule's name."""
     ctx = Context(member, programme, settings, now, paused, segment_override, approved)
-    d = Decision(action="invite", rule="eligible")
+    d = _START
     for name, rule in rules:
         out = rule(ctx, d)
+        if out is None:  # most rules pass most members: the common case first
+            continue
         if isinstance(out, Skip):
             return Decision(action="skip", rule=name, detail=out.detail)
         if isinstance(out, Shape):
