@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from bot.store.models import (
 )
 from segmentation.classify import Previous
 from segmentation.features import IdentityFacts, MemberFeatures, Profile
+from segmentation.sqlite_trip import thread_runner
 
 #: Domain counts above this are cached by the engine (the rules only ask "more than three?").
 CACHE_DOMAIN_COUNTS_ABOVE = 5
@@ -242,16 +244,43 @@ async def load_state_and_identities(
     """
     state: dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]] = {}
     found: Found = {}
-    for chunk in _chunks(list(member_ids)):
-        rows = await conn.execute(_STATE_AND_IDENTITIES, {"ids": list(chunk)})
+    chunks = [list(chunk) for chunk in _chunks(list(member_ids))]
+    run = await thread_runner(conn)
+    raw = run is not None
+    pages: list[Any]
+    if run is not None:
+        # SQLite: every chunk in one trip to the connection's thread, JSON decoded here
+        # (what SQLAlchemy's JSON type does, without its per-row result processing).
+        def on_thread(db: sqlite3.Connection) -> list[list[Any]]:
+            return [
+                db.execute(_SQLITE_STATE_AND_IDENTITIES % ",".join("?" * len(c)), c).fetchall()
+                for c in chunks
+            ]
+
+        pages = await run(on_thread)
+    else:
+        pages = [await conn.execute(_STATE_AND_IDENTITIES, {"ids": chunk}) for chunk in chunks]
+    for rows in pages:
         for mid, stored, data, decisions, is_bot, platform, email, name, title, domain in rows:
             if mid not in found:
                 found[mid] = (bool(is_bot), [], set())
                 if stored is not None:
+                    if raw:
+                        data = None if data is None else orjson.loads(data)
+                        decisions = None if decisions is None else orjson.loads(decisions)
                     state[mid] = (MemberFeatures.from_json(data), _rows_of(decisions))
             if platform is not None:
                 _add_identity(found, mid, is_bot, platform, email, name, title, domain)
     return state, found
+
+
+_SQLITE_STATE_AND_IDENTITIES = (
+    "SELECT member.id, member_features.member_id, member_features.features, member_features.decisions, "
+    "member.is_bot, identity.platform, identity.email, identity.display_name, identity.title, "
+    "identity.email_domain FROM member "
+    "LEFT OUTER JOIN member_features ON member_features.member_id = member.id "
+    "LEFT OUTER JOIN identity ON identity.member_id = member.id WHERE member.id IN (%s)"
+)
 
 
 async def load_features(
