@@ -17,8 +17,10 @@ from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Kind, Recipient
+from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Invitation, OutboxMessage, ProgrammeState
 from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
+from messages import sqlite_reads
 from messages.policy import MemberSnapshot, PastInvitation, Reach
 
 _CHUNK = 500
@@ -156,61 +158,126 @@ async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[i
     return out
 
 
+# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_reads``).
+_SQLITE_MEMBERS = (
+    "SELECT member.id, member.display_name, member.is_bot, member_features.segments, "
+    "member_features.decisions, JSON_QUOTE(JSON_EXTRACT(member_features.features, '$.\"tz_offsets\"')), "
+    "place.platform, last_activity.occurred_at, (SELECT count(*) FROM outbox "
+    "WHERE outbox.member_id = member.id AND outbox.created_at >= ? AND outbox.status != 'cancelled') "
+    "FROM member LEFT OUTER JOIN member_features ON member_features.member_id = member.id "
+    "LEFT OUTER JOIN activity AS last_activity ON last_activity.id = "
+    "(SELECT max(activity.id) FROM activity WHERE activity.member_id = member.id) "
+    "LEFT OUTER JOIN place ON place.id = last_activity.place_id WHERE member.id IN (%s)"
+)
+_SQLITE_IDENTITIES = (
+    "SELECT identity.member_id, identity.platform, identity.external_id, identity.email, "
+    "identity.display_name, identity.is_bot, identity.undeliverable FROM identity "
+    "WHERE identity.member_id IN (%s)"
+)
+_SQLITE_INVITATIONS = (
+    "SELECT invitation.member_id, invitation.programme, invitation.status, invitation.sent_at, "
+    "invitation.planned_at, CAST(JSON_EXTRACT(invitation.reason, '$.\"not_before\"') AS VARCHAR) "
+    "FROM invitation WHERE invitation.member_id IN (%s)"
+)
+_SQLITE_CONSENTS = (
+    "SELECT consent.member_id, consent.scope, consent.state FROM consent WHERE consent.member_id IN (%s)"
+)
+
+
+async def _read_members(
+    conn: AsyncConnection, ids: list[int], day_ago: datetime
+) -> tuple[bool, list[list[Any]], list[Any], list[Any], list[Any]]:
+    """(raw, member rows, identity rows, invitation rows, consent rows): one trip on SQLite."""
+    parts = [list(chunk) for chunk in chunks(ids)]
+    queries: list[tuple[str, Sequence[Any]]] = []
+    for part in parts:
+        marks = sqlite_reads.in_list(part)
+        queries += [
+            (_SQLITE_MEMBERS % marks, [sqlite_time(day_ago), *part]),
+            (_SQLITE_IDENTITIES % marks, part),
+            (_SQLITE_INVITATIONS % marks, part),
+            (_SQLITE_CONSENTS % marks, part),
+        ]
+    pages = await sqlite_reads.run_reads(conn, queries)
+    if pages is None:
+        pages = []
+        for part in parts:
+            pages += [
+                list(await conn.execute(_MEMBERS, {"ids": part, "day_ago": day_ago})),
+                list(await conn.execute(_IDENTITIES, {"ids": part})),
+                list(await conn.execute(_INVITATIONS, {"ids": part})),
+                list(await conn.execute(_CONSENTS, {"ids": part})),
+            ]
+        raw = False
+    else:
+        raw = True
+    members = [row for page in pages[0::4] for row in page]
+    identities = [row for page in pages[1::4] for row in page]
+    invitations = [row for page in pages[2::4] for row in page]
+    consent = [row for page in pages[3::4] for row in page]
+    return raw, members, identities, invitations, consent
+
+
 async def load_members(
     conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
 ) -> dict[int, MemberView]:
-    """Snapshots of the members that exist (unknown ids are left out): four reads a chunk."""
+    """Snapshots of the members that exist (unknown ids are left out): four reads a chunk,
+    all in one trip on SQLite."""
     ids = sorted(set(member_ids))
     views: dict[int, MemberView] = {}
     if not ids:
         return views
-    members: list[Any] = []
+    raw, members, identity_rows, invitation_rows, consent_rows = await _read_members(
+        conn, ids, now - timedelta(days=1)
+    )
+    utc: Callable[[Any], Any] = sqlite_reads.utc if raw else _same
+    loads: Callable[[Any], Any] = sqlite_reads.loads if raw else _same
     accounts: dict[int, list[Account]] = {}
     bot_account: set[int] = set()
+    for mid, platform, external_id, email, display_name, is_bot, undeliverable in identity_rows:
+        if is_bot:
+            bot_account.add(mid)
+        accounts.setdefault(mid, []).append(
+            Account(platform, external_id, email, display_name, undeliverable is not None)
+        )
     invitations: dict[int, list[PastInvitation]] = {}
-    day_ago = now - timedelta(days=1)
-    for chunk in chunks(ids):
-        part = {"ids": list(chunk)}
-        members.extend(await conn.execute(_MEMBERS, {**part, "day_ago": day_ago}))
-        for row in await conn.execute(_IDENTITIES, part):
-            if row.is_bot:
-                bot_account.add(row.member_id)
-            accounts.setdefault(row.member_id, []).append(
-                Account(
-                    row.platform, row.external_id, row.email, row.display_name, row.undeliverable is not None
-                )
-            )
-        for mid, programme, status, sent_at, planned_at, due in await conn.execute(_INVITATIONS, part):
-            invitations.setdefault(mid, []).append(
-                PastInvitation(programme, status, invitation_time(sent_at, planned_at, {"not_before": due}))
-            )
-    consent = await consents(conn, ids)
+    for mid, programme, status, sent_at, planned_at, due in invitation_rows:
+        when = invitation_time(utc(sent_at), utc(planned_at), {"not_before": due})
+        invitations.setdefault(mid, []).append(PastInvitation(programme, status, when))
+    consent: dict[int, dict[str, str]] = {}
+    for mid, scope, state in consent_rows:
+        consent.setdefault(mid, {})[scope] = state
     for mid, name, is_bot, segs, decisions, tz_offsets, platform, at, recent in sorted(members, key=_first):
-        decisions = dict(decisions or {})
+        decisions = dict(loads(decisions) or {})
+        last_at = utc(at)
         own = tuple(accounts.get(mid, []))
         reach = tuple(
             Reach(
                 a.platform,
                 undeliverable=a.undeliverable,
-                last_active=at if platform is not None and platform == a.platform else None,
+                last_active=last_at if platform is not None and platform == a.platform else None,
             )
             for a in own
         )
         snapshot = MemberSnapshot(
             member_id=mid,
-            segments=frozenset(segs or []),
+            segments=frozenset(loads(segs) or []),
             dimensions={
                 d: str(v.get("value", "unknown")) for d, v in decisions.items() if isinstance(v, dict)
             },
-            is_bot=is_bot or mid in bot_account,
+            is_bot=bool(is_bot) or mid in bot_account,
             consent=consent.get(mid, {}),
             reach=reach,
-            tz_offset_minutes=most_common_offset({"tz_offsets": tz_offsets}),
+            tz_offset_minutes=most_common_offset({"tz_offsets": loads(tz_offsets)}),
             invitations=tuple(invitations.get(mid, [])),
             recent_sends=int(recent or 0),
         )
         views[mid] = MemberView(snapshot, name, own, decisions)
     return views
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 #: Builds the signed link for a button (action, token, expiry), or None where the web server is off.

@@ -1,0 +1,53 @@
+"""SQLite: several of a batch's reads in one trip to aiosqlite's thread, values decoded here.
+
+The planner and the hero loop read a handful of small result sets per batch. Through
+SQLAlchemy each is a trip to the thread that owns the sqlite3 connection plus per-row
+result processing, which cost more than the queries. On SQLite they run as plain SQL in
+one function on that thread (``segmentation.sqlite_trip``, the same internals as
+``bot.store.sqlite_hops``), and the few typed values are decoded as SQLAlchemy's types
+would: JSON text with orjson, naive UTC text as aware datetimes, 0/1 as booleans. Other
+databases (and an aiosqlite of another shape) take the prebuilt SQLAlchemy statements;
+the tests run both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from segmentation.sqlite_trip import thread_runner
+
+
+def in_list(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def utc(text: str | None) -> datetime | None:
+    """A DateTime column as SQLAlchemy stores it on SQLite (naive UTC text), made aware."""
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def loads(text: str | bytes | None) -> Any:
+    """A JSON column's text (None stays None, as JSON null does through SQLAlchemy)."""
+    return None if text is None else orjson.loads(text)
+
+
+async def run_reads(
+    conn: AsyncConnection, queries: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[Any]] | None:
+    """Every (sql, parameters) in one trip on SQLite, their rows in order; None elsewhere
+    (the caller then runs its SQLAlchemy statements)."""
+    run = await thread_runner(conn)
+    if run is None:
+        return None
+
+    def on_thread(db: sqlite3.Connection) -> list[list[Any]]:
+        return [db.execute(sql, params).fetchall() for sql, params in queries]
+
+    result: list[list[Any]] = await run(on_thread)
+    return result
