@@ -32,10 +32,10 @@ from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.outbox import NewMessage, enqueue
 from messages import points
 from messages.composer import check_message
-from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_rows
+from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_rows, read_start
 from messages.policy import next_allowed
 from messages.programmes import Catalogue
-from messages.snapshots import Account, LinkMaker, paused_programmes
+from messages.snapshots import Account, LinkMaker
 from messages.templates import Renderer
 from segmentation.signals import SOLVED, message_signals
 
@@ -104,13 +104,17 @@ class Hero:
     ) -> HeroResult:
         """Look at new messages and reactions: answers start checks; replies and ✅ confirm them."""
         result = HeroResult()
-        if self.programme not in self.catalogue or self.programme in await paused_programmes(conn):
+        if self.programme not in self.catalogue:
             return result
         uids = [e.uid for e in events if isinstance(e, MessagePosted | ReactionAdded)]
         if not uids:
             return result
-        # The batch's rows, what they answer and what that answers, in one read.
-        reads = await read_rows(conn, uids, with_targets=True)
+        # Paused programmes, the batch's rows, what they answer and what that answers, and the
+        # writers' open checks: one read.
+        start = await read_start(conn, uids)
+        if self.programme in start.paused:
+            return result
+        reads = start.reads
         asked = set(uids)
         rows = {uid: row for uid, row in reads.rows.items() if uid in asked}
         if not rows:
@@ -132,7 +136,7 @@ class Hero:
         if more:
             reads.update(await read_rows(conn, more))
         bots = reads.bots
-        batch = await read_batch(conn, rows, reads)
+        batch = await read_batch(conn, rows, start)
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):
             if row.member_id in bots:
                 continue

@@ -9,7 +9,7 @@ zones in a single query.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
-from messages.snapshots import Account, chunks, consents, most_common_offset
+from messages import sqlite_reads
+from messages.snapshots import (
+    CONSENTS,
+    SQLITE_CONSENTS,
+    SQLITE_PAUSED,
+    Account,
+    chunks,
+    most_common_offset,
+    paused_programmes,
+)
 from segmentation.signals import is_question
 
 
@@ -128,11 +137,18 @@ async def read_rows(conn: AsyncConnection, uids: Collection[str], *, with_target
     """The activities (messages, reactions) with these uids; ``with_targets`` adds the messages
     they answer and what those answer, in the same query. ``rows`` lists the asked-for uids
     first, in sorted order, then the others."""
+    wanted = sorted({u for u in uids if u})
+    pages = [
+        list(await conn.execute(_WITH_TARGETS if with_targets else _ROWS, {"uids": list(chunk)}))
+        for chunk in chunks(wanted)
+    ]
+    return _reads(wanted, pages, raw=False)
+
+
+def _reads(wanted: list[str], pages: list[list[Any]], *, raw: bool) -> Reads:
     out = Reads()
     found: dict[str, Row] = {}
-    wanted = sorted({u for u in uids if u})
-    for chunk in chunks(wanted):
-        result = await conn.execute(_WITH_TARGETS if with_targets else _ROWS, {"uids": list(chunk)})
+    for page in pages:
         for (
             uid,
             mid,
@@ -148,7 +164,7 @@ async def read_rows(conn: AsyncConnection, uids: Collection[str], *, with_target
             place_name,
             is_bot,
             name,
-        ) in result:
+        ) in page:
             found[uid] = Row(
                 uid=uid,
                 member_id=mid,
@@ -159,7 +175,7 @@ async def read_rows(conn: AsyncConnection, uids: Collection[str], *, with_target
                 reply_to=reply_to,
                 thread=thread,
                 platform=platform,
-                occurred_at=occurred_at,
+                occurred_at=sqlite_reads.aware(occurred_at) if raw else occurred_at,
                 place_id=channel_id or "",
                 place_name=place_name or "",
             )
@@ -192,7 +208,12 @@ _OPEN_CHECKS = (
         OutboxMessage.sent_at,
     )
     .outerjoin(OutboxMessage, OutboxMessage.dedupe_key == "solved?:" + SolutionCheck.question_uid)
-    .where(SolutionCheck.asker_member_id.in_(_IDS), SolutionCheck.status == "asked")
+    .where(
+        SolutionCheck.asker_member_id.in_(
+            select(_A.c.member_id).where(_A.c.event_uid.in_(_UIDS), _A.c.kind == "message")
+        ),
+        SolutionCheck.status == "asked",
+    )
     .order_by(SolutionCheck.id)
 )
 #: Deliverable, non-bot accounts, oldest first, with the member's time zones seen (a JSON path:
@@ -212,31 +233,118 @@ _ACCOUNTS = (
 )
 
 
-async def open_checks(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, list[OpenCheck]]:
-    """The members' checks in status ``asked``, per asker, in the order they were made."""
-    out: dict[int, list[OpenCheck]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        for asker, question_uid, token, platform, receipt, sent_at in await conn.execute(
-            _OPEN_CHECKS, {"ids": list(chunk)}
-        ):
-            out.setdefault(asker, []).append(OpenCheck(question_uid, token, platform, receipt, sent_at))
-    return out
+# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_reads``).
+_SQLITE_WITH_TARGETS = (
+    "WITH answered AS (SELECT activity.reply_to_uid AS reply_to_uid, activity.thread_uid AS thread_uid "
+    "FROM activity WHERE activity.event_uid IN (%(uids)s)), "
+    "answered_in_turn AS (SELECT answered_activity.reply_to_uid AS reply_to_uid, "
+    "answered_activity.thread_uid AS thread_uid FROM activity AS answered_activity "
+    "WHERE answered_activity.event_uid IN (SELECT answered.reply_to_uid FROM answered) "
+    "OR answered_activity.event_uid IN (SELECT answered.thread_uid FROM answered)) "
+    "SELECT activity.event_uid, activity.member_id, activity.kind, activity.own_text, activity.subject, "
+    "activity.native_id, activity.reply_to_uid, activity.thread_uid, place.platform, activity.occurred_at, "
+    "place.channel_id, place.name, member.is_bot, member.display_name FROM activity "
+    "LEFT OUTER JOIN place ON place.id = activity.place_id JOIN member ON member.id = activity.member_id "
+    "WHERE activity.event_uid IN (%(uids)s) "
+    "OR activity.event_uid IN (SELECT answered.reply_to_uid FROM answered) "
+    "OR activity.event_uid IN (SELECT answered.thread_uid FROM answered) "
+    "OR activity.event_uid IN (SELECT answered_in_turn.reply_to_uid FROM answered_in_turn) "
+    "OR activity.event_uid IN (SELECT answered_in_turn.thread_uid FROM answered_in_turn)"
+)
+_SQLITE_OPEN_CHECKS = (
+    "SELECT solution_check.asker_member_id, solution_check.question_uid, solution_check.token, "
+    "outbox.platform, outbox.receipt, outbox.sent_at FROM solution_check "
+    "LEFT OUTER JOIN outbox ON outbox.dedupe_key = ('solved?:' || solution_check.question_uid) "
+    "WHERE solution_check.asker_member_id IN (SELECT activity.member_id FROM activity "
+    "WHERE activity.event_uid IN (%s) AND activity.kind = 'message') "
+    "AND solution_check.status = 'asked' ORDER BY solution_check.id"
+)
+_SQLITE_ACCOUNTS = (
+    "SELECT identity.member_id, identity.platform, identity.external_id, identity.email, "
+    "identity.display_name, JSON_QUOTE(JSON_EXTRACT(member_features.features, '$.\"tz_offsets\"')) "
+    "FROM identity LEFT OUTER JOIN member_features ON member_features.member_id = identity.member_id "
+    "WHERE identity.member_id IN (%s) AND identity.is_bot IS 0 AND identity.undeliverable IS NULL "
+    "ORDER BY identity.id"
+)
 
 
-async def accounts_of(
+@dataclass(slots=True)
+class Start:
+    """The loop's first reads for a batch."""
+
+    paused: set[str]  # programmes paused now
+    reads: Reads  # the batch's activities, what they answer and what that answers
+    open: dict[int, list[OpenCheck]]  # the batch's message writers' checks waiting at its start
+
+
+async def read_start(conn: AsyncConnection, uids: Collection[str]) -> Start:
+    """Paused programmes, the batch's activities with their targets (two levels) and the open
+    checks of its message writers, per asker in the order they were made: one trip on SQLite."""
+    wanted = sorted({u for u in uids if u})
+    parts = [list(chunk) for chunk in chunks(wanted)]
+    queries: list[tuple[str, Sequence[Any]]] = [(SQLITE_PAUSED, ())]
+    for part in parts:
+        marks = sqlite_reads.in_list(part)
+        queries += [
+            (_SQLITE_WITH_TARGETS % {"uids": marks}, [*part, *part]),
+            (_SQLITE_OPEN_CHECKS % marks, part),
+        ]
+    pages = await sqlite_reads.run_reads(conn, queries)
+    raw = pages is not None
+    if pages is None:
+        pages = [[(name,) for name in await paused_programmes(conn)]]
+        for part in parts:
+            pages += [
+                list(await conn.execute(_WITH_TARGETS, {"uids": part})),
+                list(await conn.execute(_OPEN_CHECKS, {"uids": part})),
+            ]
+    out: dict[int, dict[str, OpenCheck]] = {}
+    for page in pages[2::2]:
+        for asker, question_uid, token, platform, receipt, sent_at in page:
+            if raw:
+                receipt, sent_at = sqlite_reads.loads(receipt), sqlite_reads.utc(sent_at)
+            # A writer in two chunks has their checks read twice: the first reading counts.
+            out.setdefault(asker, {}).setdefault(
+                question_uid, OpenCheck(question_uid, token, platform, receipt, sent_at)
+            )
+    return Start(
+        paused={name for (name,) in pages[0]},
+        reads=_reads(wanted, pages[1::2], raw=raw),
+        open={asker: list(checks.values()) for asker, checks in out.items()},
+    )
+
+
+async def askers_reads(
     conn: AsyncConnection, member_ids: Collection[int]
-) -> tuple[dict[int, list[Account]], dict[int, int | None]]:
-    """The members' deliverable, non-bot accounts, oldest first, and the most common time-zone
-    offset of those that have one (a member without an account to write to is left out)."""
+) -> tuple[dict[int, dict[str, str]], dict[int, list[Account]], dict[int, int | None]]:
+    """The askers' consent, their deliverable non-bot accounts (oldest first) and the most common
+    time-zone offset of those with an account to write to: one trip on SQLite."""
+    parts = [list(chunk) for chunk in chunks(sorted(member_ids))]
+    queries: list[tuple[str, Sequence[Any]]] = []
+    for part in parts:
+        marks = sqlite_reads.in_list(part)
+        queries += [(SQLITE_CONSENTS % marks, part), (_SQLITE_ACCOUNTS % marks, part)]
+    pages = await sqlite_reads.run_reads(conn, queries)
+    raw = pages is not None
+    if pages is None:
+        pages = []
+        for part in parts:
+            pages += [
+                list(await conn.execute(CONSENTS, {"ids": part})),
+                list(await conn.execute(_ACCOUNTS, {"ids": part})),
+            ]
+    consent: dict[int, dict[str, str]] = {}
+    for page in pages[0::2]:
+        for mid, scope, state in page:
+            consent.setdefault(mid, {})[scope] = state
     out: dict[int, list[Account]] = {}
     zones: dict[int, int | None] = {}
-    for chunk in chunks(sorted(member_ids)):
-        for mid, platform, external_id, email, name, tz_offsets in await conn.execute(
-            _ACCOUNTS, {"ids": list(chunk)}
-        ):
+    for page in pages[1::2]:
+        for mid, platform, external_id, email, name, tz_offsets in page:
             out.setdefault(mid, []).append(Account(platform, external_id, email, name, False))
-            zones[mid] = most_common_offset({"tz_offsets": tz_offsets})
-    return out, zones
+            offsets = sqlite_reads.loads(tz_offsets) if raw else tz_offsets
+            zones[mid] = most_common_offset({"tz_offsets": offsets})
+    return consent, out, zones
 
 
 def pick_account(accounts: Collection[Account], platform: str | None) -> Account | None:
@@ -275,11 +383,11 @@ class CheckBatch:
     enqueued: list[str] = field(default_factory=list)
 
 
-async def read_batch(conn: AsyncConnection, rows: Mapping[str, Row], reads: Reads) -> CheckBatch:
-    """Everything the batch's checks may need, read once: the writers' open checks, and for
-    the askers of the questions answered here their consent, accounts and time zones (``reads``
-    has the names: askers and helpers wrote the rows read)."""
-    targets, bots = reads.rows, reads.bots
+async def read_batch(conn: AsyncConnection, rows: Mapping[str, Row], start: Start) -> CheckBatch:
+    """Everything the batch's checks may need, read once: ``start`` has the writers' open checks
+    and the authors' names; this adds, for the askers of the questions answered here, their
+    consent, accounts and time zones."""
+    targets, bots = start.reads.rows, start.reads.bots
     messages = [r for r in rows.values() if r.kind == "message"]
     questions: dict[str, int] = {}
     for r in messages:
@@ -289,12 +397,12 @@ async def read_batch(conn: AsyncConnection, rows: Mapping[str, Row], reads: Read
         if q.member_id != r.member_id and is_question(q.own_text):
             questions[q.uid] = q.member_id
     askers = set(questions.values())
-    accounts, zones = await accounts_of(conn, askers) if askers else ({}, {})
+    consent, accounts, zones = await askers_reads(conn, askers) if askers else ({}, {}, {})
     return CheckBatch(
-        open=await open_checks(conn, {r.member_id for r in messages}),
+        open=start.open,
         questions=questions,
-        consent=await consents(conn, askers) if askers else {},
+        consent=consent,
         accounts=accounts,
-        names=reads.names,
+        names=start.reads.names,
         zones=zones,
     )

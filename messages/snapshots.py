@@ -87,7 +87,10 @@ _PLACE = Place.__table__
 _OUTBOX = OutboxMessage.__table__
 
 _PAUSED = select(ProgrammeState.name).where(ProgrammeState.paused.is_(True))
-_CONSENTS = select(Consent.member_id, Consent.scope, Consent.state).where(Consent.member_id.in_(_IDS))
+#: The paused programmes and the consent of members (an IN list at ``%s``), as plain SQL for
+#: SQLite's one-trip reads here and in ``messages.hero_reads``.
+SQLITE_PAUSED = "SELECT programme_state.name FROM programme_state WHERE programme_state.paused IS 1"
+CONSENTS = select(Consent.member_id, Consent.scope, Consent.state).where(Consent.member_id.in_(_IDS))
 
 #: One row per member: name, bot flag, segments, decisions, the time zones seen (not the whole
 #: feature summary), the latest activity's platform and time, and the messages of the last day.
@@ -153,7 +156,7 @@ async def paused_programmes(conn: AsyncConnection) -> set[str]:
 async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, str]]:
     out: dict[int, dict[str, str]] = {}
     for chunk in chunks(sorted(member_ids)):
-        for mid, scope, state in await conn.execute(_CONSENTS, {"ids": list(chunk)}):
+        for mid, scope, state in await conn.execute(CONSENTS, {"ids": list(chunk)}):
             out.setdefault(mid, {})[scope] = state
     return out
 
@@ -179,7 +182,7 @@ _SQLITE_INVITATIONS = (
     "invitation.planned_at, CAST(JSON_EXTRACT(invitation.reason, '$.\"not_before\"') AS VARCHAR) "
     "FROM invitation WHERE invitation.member_id IN (%s)"
 )
-_SQLITE_CONSENTS = (
+SQLITE_CONSENTS = (
     "SELECT consent.member_id, consent.scope, consent.state FROM consent WHERE consent.member_id IN (%s)"
 )
 
@@ -196,7 +199,7 @@ async def _read_members(
             (_SQLITE_MEMBERS % marks, [sqlite_time(day_ago), *part]),
             (_SQLITE_IDENTITIES % marks, part),
             (_SQLITE_INVITATIONS % marks, part),
-            (_SQLITE_CONSENTS % marks, part),
+            (SQLITE_CONSENTS % marks, part),
         ]
     pages = await sqlite_reads.run_reads(conn, queries)
     if pages is None:
@@ -206,7 +209,7 @@ async def _read_members(
                 list(await conn.execute(_MEMBERS, {"ids": part, "day_ago": day_ago})),
                 list(await conn.execute(_IDENTITIES, {"ids": part})),
                 list(await conn.execute(_INVITATIONS, {"ids": part})),
-                list(await conn.execute(_CONSENTS, {"ids": part})),
+                list(await conn.execute(CONSENTS, {"ids": part})),
             ]
         raw = False
     else:

@@ -27,9 +27,14 @@ def in_list(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def utc(text: str | None) -> datetime | None:
+def aware(text: str) -> datetime:
     """A DateTime column as SQLAlchemy stores it on SQLite (naive UTC text), made aware."""
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def utc(text: str | None) -> datetime | None:
+    """``aware`` for a nullable column."""
+    return None if text is None else aware(text)
 
 
 def loads(text: str | bytes | None) -> Any:
