@@ -129,15 +129,16 @@ def classify(
     signed = signing_domains(features, knowledge)
     decided: dict[str, str] = {}
     decisions: dict[str, DimensionDecision] = {}
+    # One context for every dimension: ``decided`` is the same dict, filled in as they are decided.
+    ctx = RuleContext(
+        features=features, profile=profile, domains=domains, signed=signed, decided=decided, as_of=as_of
+    )
     for dimension in _RULE_DIMENSIONS:
         pin = previous.get(dimension)
         if pin is not None and pin.pinned_by:
             decisions[dimension] = DimensionDecision(dimension, pin.value, 1.0, pinned_by=pin.pinned_by)
             decided[dimension] = pin.value
             continue
-        ctx = RuleContext(
-            features=features, profile=profile, domains=domains, signed=signed, decided=decided, as_of=as_of
-        )
         findings: list[tuple[str, Finding, float]] = []
         for name, check, params, weight in plan[dimension]:
             finding = check(ctx, params)
