@@ -28,10 +28,11 @@ from bot.store.outbox import enqueue
 from messages import policy
 from messages.composer import InvitationComposer
 from messages.programmes import Catalogue, Programme
-from messages.reasons import evidence_for, reason_for
+from messages.reasons import reason_for
 from messages.snapshots import (
     LinkMaker,
     MemberView,
+    load_for_planning,
     load_members,
     paused_programmes,
 )
@@ -129,8 +130,7 @@ class Planner:
         self, conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
     ) -> list[PlannedInvitation]:
         """Invite the given members to whatever policy allows, inside the caller's transaction."""
-        views = await load_members(conn, member_ids, now=now)
-        paused = await paused_programmes(conn)
+        views, paused = await load_for_planning(conn, member_ids, now=now)
         chosen: list[tuple[MemberView, Programme, policy.Decision]] = []
         for view in views.values():
             snapshot = view.snapshot
@@ -293,7 +293,6 @@ class Planner:
     ) -> list[PlannedInvitation]:
         if not chosen:
             return []
-        evidence = await evidence_for(conn, {v.snapshot.member_id for v, _, _ in chosen})
         drafts: list[_Draft] = []
         for view, prog, d in chosen:
             mid = view.snapshot.member_id
@@ -317,7 +316,7 @@ class Planner:
                     x.prog,
                     x.decision,
                     x.segment,
-                    evidence.get(x.view.snapshot.member_id, {}),
+                    x.view.evidence,
                     decided_by=decided_by,
                 ),
                 "planned_at": now,

@@ -6,19 +6,12 @@ member's segments move on; ``whyme`` and the managers' views read it back as it 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from bot.store.models import SegmentAssignment
 from messages import policy
 from messages.programmes import Programme
-from messages.snapshots import MemberView, chunks
-
-#: Evidence sentences kept per dimension in an invitation's reason.
-_EVIDENCE_PER_DIMENSION = 3
+from messages.snapshots import MemberView
 
 
 def why_text(segment: str, decisions: Mapping[str, Any], prog: Programme) -> str:
@@ -63,21 +56,3 @@ def reason_for(
         "tz_offset_minutes": view.snapshot.tz_offset_minutes,
         "decided_by": decided_by or "policy",
     }
-
-
-_EVIDENCE = select(
-    SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
-).where(
-    SegmentAssignment.member_id.in_(bindparam("ids", expanding=True)), SegmentAssignment.current.is_(True)
-)
-
-
-async def evidence_for(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, list[str]]]:
-    """The sentences the segmentation rules wrote for each member's current values."""
-    out: dict[int, dict[str, list[str]]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        for mid, dim, ev in await conn.execute(_EVIDENCE, {"ids": list(chunk)}):
-            items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
-            says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
-            out.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
-    return out

@@ -9,7 +9,7 @@ also says how a message is addressed to one of those accounts.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.outbound import Kind, Recipient
 from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Invitation, OutboxMessage, ProgrammeState
-from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
+from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place, SegmentAssignment
 from messages import sqlite_reads
 from messages.policy import MemberSnapshot, PastInvitation, Reach
 
@@ -44,6 +44,9 @@ class MemberView:
     accounts: tuple[Account, ...]
     #: The current dimension values with confidence, as the segmentation cached them.
     decisions: dict[str, Any]
+    #: Per dimension, the sentences the segmentation rules wrote for its current value (kept
+    #: with an invitation's reason, for ``whyme``).
+    evidence: dict[str, list[str]] = field(default_factory=dict)
 
     def account(self, platform: str) -> Account | None:
         for a in self.accounts:
@@ -133,6 +136,11 @@ _IDENTITIES = select(
     Identity.is_bot,
     Identity.undeliverable,
 ).where(Identity.member_id.in_(_IDS))
+_EVIDENCE = select(
+    SegmentAssignment.member_id, SegmentAssignment.dimension, SegmentAssignment.evidence
+).where(SegmentAssignment.member_id.in_(_IDS), SegmentAssignment.current.is_(True))
+#: Evidence sentences kept per dimension in an invitation's reason.
+_EVIDENCE_PER_DIMENSION = 3
 #: The planned send time is all of an invitation's reason the caps need.
 _INVITATIONS = select(
     Invitation.member_id,
@@ -172,6 +180,10 @@ _SQLITE_MEMBERS = (
     "(SELECT max(activity.id) FROM activity WHERE activity.member_id = member.id) "
     "LEFT OUTER JOIN place ON place.id = last_activity.place_id WHERE member.id IN (%s)"
 )
+_SQLITE_EVIDENCE = (
+    "SELECT segment_assignment.member_id, segment_assignment.dimension, segment_assignment.evidence "
+    "FROM segment_assignment WHERE segment_assignment.member_id IN (%s) AND segment_assignment.current IS 1"
+)
 _SQLITE_IDENTITIES = (
     "SELECT identity.member_id, identity.platform, identity.external_id, identity.email, "
     "identity.display_name, identity.is_bot, identity.undeliverable FROM identity "
@@ -187,10 +199,14 @@ SQLITE_CONSENTS = (
 )
 
 
+_READS = 5  # statements per chunk of members
+
+
 async def _read_members(
-    conn: AsyncConnection, ids: list[int], day_ago: datetime
-) -> tuple[bool, list[list[Any]], list[Any], list[Any], list[Any]]:
-    """(raw, member rows, identity rows, invitation rows, consent rows): one trip on SQLite."""
+    conn: AsyncConnection, ids: list[int], day_ago: datetime, *, paused: bool
+) -> tuple[bool, list[list[Any]], set[str]]:
+    """(raw, [member, identity, invitation, consent, evidence rows], paused programmes if
+    asked): one trip on SQLite."""
     parts = [list(chunk) for chunk in chunks(ids)]
     queries: list[tuple[str, Sequence[Any]]] = []
     for part in parts:
@@ -200,8 +216,12 @@ async def _read_members(
             (_SQLITE_IDENTITIES % marks, part),
             (_SQLITE_INVITATIONS % marks, part),
             (SQLITE_CONSENTS % marks, part),
+            (_SQLITE_EVIDENCE % marks, part),
         ]
+    if paused:
+        queries.append((SQLITE_PAUSED, ()))
     pages = await sqlite_reads.run_reads(conn, queries)
+    raw = pages is not None
     if pages is None:
         pages = []
         for part in parts:
@@ -210,29 +230,40 @@ async def _read_members(
                 list(await conn.execute(_IDENTITIES, {"ids": part})),
                 list(await conn.execute(_INVITATIONS, {"ids": part})),
                 list(await conn.execute(CONSENTS, {"ids": part})),
+                list(await conn.execute(_EVIDENCE, {"ids": part})),
             ]
-        raw = False
-    else:
-        raw = True
-    members = [row for page in pages[0::4] for row in page]
-    identities = [row for page in pages[1::4] for row in page]
-    invitations = [row for page in pages[2::4] for row in page]
-    consent = [row for page in pages[3::4] for row in page]
-    return raw, members, identities, invitations, consent
+        if paused:
+            pages.append(list(await conn.execute(_PAUSED)))
+    stopped = {name for (name,) in pages.pop()} if paused else set()
+    kinds = [[row for page in pages[i::_READS] for row in page] for i in range(_READS)]
+    return raw, kinds, stopped
 
 
 async def load_members(
     conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
 ) -> dict[int, MemberView]:
-    """Snapshots of the members that exist (unknown ids are left out): four reads a chunk,
+    """Snapshots of the members that exist (unknown ids are left out): five reads a chunk,
     all in one trip on SQLite."""
+    views, _ = await _load(conn, member_ids, now=now, paused=False)
+    return views
+
+
+async def load_for_planning(
+    conn: AsyncConnection, member_ids: Collection[int], *, now: datetime
+) -> tuple[dict[int, MemberView], set[str]]:
+    """``load_members`` and ``paused_programmes`` in the same trip."""
+    return await _load(conn, member_ids, now=now, paused=True)
+
+
+async def _load(
+    conn: AsyncConnection, member_ids: Collection[int], *, now: datetime, paused: bool
+) -> tuple[dict[int, MemberView], set[str]]:
     ids = sorted(set(member_ids))
     views: dict[int, MemberView] = {}
     if not ids:
-        return views
-    raw, members, identity_rows, invitation_rows, consent_rows = await _read_members(
-        conn, ids, now - timedelta(days=1)
-    )
+        return views, await paused_programmes(conn) if paused else set()
+    raw, kinds, stopped = await _read_members(conn, ids, now - timedelta(days=1), paused=paused)
+    members, identity_rows, invitation_rows, consent_rows, evidence_rows = kinds
     utc: Callable[[Any], Any] = sqlite_reads.utc if raw else _same
     loads: Callable[[Any], Any] = sqlite_reads.loads if raw else _same
     accounts: dict[int, list[Account]] = {}
@@ -250,6 +281,12 @@ async def load_members(
     consent: dict[int, dict[str, str]] = {}
     for mid, scope, state in consent_rows:
         consent.setdefault(mid, {})[scope] = state
+    evidence: dict[int, dict[str, list[str]]] = {}
+    for mid, dim, ev in evidence_rows:
+        ev = loads(ev)
+        items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
+        says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
+        evidence.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
     for mid, name, is_bot, segs, decisions, tz_offsets, platform, at, recent in sorted(members, key=_first):
         decisions = dict(loads(decisions) or {})
         last_at = utc(at)
@@ -275,8 +312,8 @@ async def load_members(
             invitations=tuple(invitations.get(mid, [])),
             recent_sends=int(recent or 0),
         )
-        views[mid] = MemberView(snapshot, name, own, decisions)
-    return views
+        views[mid] = MemberView(snapshot, name, own, decisions, evidence.get(mid, {}))
+    return views, stopped
 
 
 def _same(value: Any) -> Any:

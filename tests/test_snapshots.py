@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from bot.store import Store
 from bot.store.ingest import Ingestor
 from bot.store.live_models import Consent, Invitation, OutboxMessage
-from bot.store.models import Activity, Identity, Member
+from bot.store.models import Activity, Identity, Member, SegmentAssignment
 from messages.snapshots import load_members
 
 
@@ -32,6 +32,21 @@ def _outbox(mid: int, key: str, *, status: str, created: timedelta) -> dict[str,
         "not_before": at,
         "deliver_until": at + timedelta(days=1),
         "created_at": at,
+    }
+
+
+def _assignment(mid: int, dim: str, evidence: dict[str, object], *, current: bool) -> dict[str, object]:
+    return {
+        "member_id": mid,
+        "dimension": dim,
+        "value": "v",
+        "confidence": 0.9,
+        "evidence": evidence,
+        "ruleset_version": "test",
+        "decided_at": T0,
+        "updated_at": T0,
+        "pinned_by": None,
+        "current": current,
     }
 
 
@@ -103,6 +118,17 @@ async def test_load_members_reads_every_field(store: Store) -> None:
         await conn.execute(
             insert(Consent).values(member_id=bob, scope="all", state="out", source="test", at=T0)
         )
+        says = [{"rule": f"r{i}", "says": f"reason {i}"} for i in range(5)]
+        await conn.execute(
+            insert(SegmentAssignment),
+            [
+                _assignment(ana, "skill", {"evidence": says}, current=True),
+                _assignment(ana, "skill", {"evidence": [{"says": "old value"}]}, current=False),
+                _assignment(
+                    ana, "purpose", {"evidence": [{"rule": "x"}, {"says": "volunteers"}]}, current=True
+                ),
+            ],
+        )
         views = await load_members(conn, [bob, ana, ana, bot, 999_999], now=T0)
 
     assert list(views) == sorted([ana, bob, bot])  # unknown ids left out, in id order
@@ -126,3 +152,6 @@ async def test_load_members_reads_every_field(store: Store) -> None:
     assert not reach["slack"].undeliverable and reach["slack"].last_active == T0 + timedelta(minutes=5)
     assert a.account("discord") is None and a.account("slack") is not None
     assert [r.last_active for r in b.snapshot.reach] == [T0]
+    # The current values' sentences, three at most per dimension; none for bob.
+    assert a.evidence == {"skill": ["reason 0", "reason 1", "reason 2"], "purpose": ["volunteers"]}
+    assert b.evidence == {}
