@@ -30,7 +30,7 @@ from bot.core.events import Event, MessagePosted, ReactionAdded, event_uid
 from bot.core.outbound import Button
 from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.outbox import NewMessage, enqueue
-from messages import points
+from messages import points, sqlite_fast
 from messages.composer import check_message
 from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_rows, read_start
 from messages.policy import next_allowed
@@ -61,7 +61,21 @@ class HeroResult:
     outcomes: list[CheckOutcome] = field(default_factory=list)
 
 
-# Built once per dialect: composing it per batch cost more than running it.
+# Built once per dialect: composing it per batch cost more than running it. On SQLite the
+# same as plain SQL, values encoded as SQLAlchemy's types would (``messages.sqlite_fast``).
+_CHECK_COLUMNS = (
+    "question_uid",
+    "asker_member_id",
+    "helper_member_id",
+    "answer_uid",
+    "token",
+    "status",
+    "asked_at",
+)
+_SQLITE_INSERT_CHECK = (
+    "INSERT INTO solution_check (question_uid, asker_member_id, helper_member_id, answer_uid, token, status, "
+    "asked_at) VALUES %s ON CONFLICT (question_uid) DO NOTHING RETURNING question_uid"
+)
 _INSERT_CHECK = {
     name: dialect.insert(SolutionCheck)
     .on_conflict_do_nothing(index_elements=["question_uid"])
@@ -180,22 +194,17 @@ class Hero:
         if not batch.pending:
             return
         pending, batch.pending = list(batch.pending.values()), {}
-        res = await conn.execute(
-            _INSERT_CHECK[conn.dialect.name],
-            [
-                {
-                    "question_uid": q.uid,
-                    "asker_member_id": q.member_id,
-                    "helper_member_id": a.member_id,
-                    "answer_uid": a.uid,
-                    "token": token,
-                    "status": "asked",
-                    "asked_at": now,
-                }
-                for q, a, _acc, token in pending
-            ],
-        )
-        new = set(res.scalars())  # the others were asked before: once per question
+        rows = [
+            (q.uid, q.member_id, a.member_id, a.uid, token, "asked", now) for q, a, _acc, token in pending
+        ]
+        if conn.dialect.name == "sqlite":
+            returned = await sqlite_fast.insert_returning(conn, _SQLITE_INSERT_CHECK, rows)
+        else:
+            res = await conn.execute(
+                _INSERT_CHECK[conn.dialect.name], [dict(zip(_CHECK_COLUMNS, r, strict=True)) for r in rows]
+            )
+            returned = list(res)
+        new = {uid for (uid,) in returned}  # the others were asked before: once per question
         messages = [
             self._check_message(q, a, acc, token, batch, now) for q, a, acc, token in pending if q.uid in new
         ]

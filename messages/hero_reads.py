@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
-from messages import sqlite_reads
+from messages import sqlite_fast
 from messages.snapshots import (
     CONSENTS,
     SQLITE_CONSENTS,
@@ -175,7 +175,7 @@ def _reads(wanted: list[str], pages: list[list[Any]], *, raw: bool) -> Reads:
                 reply_to=reply_to,
                 thread=thread,
                 platform=platform,
-                occurred_at=sqlite_reads.aware(occurred_at) if raw else occurred_at,
+                occurred_at=sqlite_fast.aware(occurred_at) if raw else occurred_at,
                 place_id=channel_id or "",
                 place_name=place_name or "",
             )
@@ -233,7 +233,7 @@ _ACCOUNTS = (
 )
 
 
-# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_reads``).
+# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_fast``).
 _SQLITE_WITH_TARGETS = (
     "WITH answered AS (SELECT activity.reply_to_uid AS reply_to_uid, activity.thread_uid AS thread_uid "
     "FROM activity WHERE activity.event_uid IN (%(uids)s)), "
@@ -284,12 +284,12 @@ async def read_start(conn: AsyncConnection, uids: Collection[str]) -> Start:
     parts = [list(chunk) for chunk in chunks(wanted)]
     queries: list[tuple[str, Sequence[Any]]] = [(SQLITE_PAUSED, ())]
     for part in parts:
-        marks = sqlite_reads.in_list(part)
+        marks = sqlite_fast.in_list(part)
         queries += [
             (_SQLITE_WITH_TARGETS % {"uids": marks}, [*part, *part]),
             (_SQLITE_OPEN_CHECKS % marks, part),
         ]
-    pages = await sqlite_reads.run_reads(conn, queries)
+    pages = await sqlite_fast.run_reads(conn, queries)
     raw = pages is not None
     if pages is None:
         pages = [[(name,) for name in await paused_programmes(conn)]]
@@ -302,7 +302,7 @@ async def read_start(conn: AsyncConnection, uids: Collection[str]) -> Start:
     for page in pages[2::2]:
         for asker, question_uid, token, platform, receipt, sent_at in page:
             if raw:
-                receipt, sent_at = sqlite_reads.loads(receipt), sqlite_reads.utc(sent_at)
+                receipt, sent_at = sqlite_fast.loads(receipt), sqlite_fast.utc(sent_at)
             # A writer in two chunks has their checks read twice: the first reading counts.
             out.setdefault(asker, {}).setdefault(
                 question_uid, OpenCheck(question_uid, token, platform, receipt, sent_at)
@@ -322,9 +322,9 @@ async def askers_reads(
     parts = [list(chunk) for chunk in chunks(sorted(member_ids))]
     queries: list[tuple[str, Sequence[Any]]] = []
     for part in parts:
-        marks = sqlite_reads.in_list(part)
+        marks = sqlite_fast.in_list(part)
         queries += [(SQLITE_CONSENTS % marks, part), (_SQLITE_ACCOUNTS % marks, part)]
-    pages = await sqlite_reads.run_reads(conn, queries)
+    pages = await sqlite_fast.run_reads(conn, queries)
     raw = pages is not None
     if pages is None:
         pages = []
@@ -342,7 +342,7 @@ async def askers_reads(
     for page in pages[1::2]:
         for mid, platform, external_id, email, name, tz_offsets in page:
             out.setdefault(mid, []).append(Account(platform, external_id, email, name, False))
-            offsets = sqlite_reads.loads(tz_offsets) if raw else tz_offsets
+            offsets = sqlite_fast.loads(tz_offsets) if raw else tz_offsets
             zones[mid] = most_common_offset({"tz_offsets": offsets})
     return consent, out, zones
 

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +26,7 @@ from bot.core.errors import BadArgument
 from bot.store.live_models import Invitation
 from bot.store.models import MemberFeatureRow
 from bot.store.outbox import enqueue
-from messages import policy
+from messages import policy, sqlite_fast
 from messages.composer import InvitationComposer
 from messages.programmes import Catalogue, Programme
 from messages.reasons import reason_for
@@ -108,6 +109,17 @@ _INSERT = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _LINK_OUTBOX = update(Invitation).where(Invitation.id == bindparam("iid")).values(outbox_id=bindparam("oid"))
+# SQLite: the same as plain SQL, values encoded as SQLAlchemy's types would (``messages.sqlite_fast``).
+_COLUMNS = (
+    "member_id", "programme", "segment", "status", "token", "platform", "reason", "planned_at",
+    "expires_at", "decided_by",
+)  # fmt: skip
+_SQLITE_INSERT = (
+    "INSERT INTO invitation (member_id, programme, segment, status, token, platform, reason, planned_at, "
+    "expires_at, decided_by) VALUES %s ON CONFLICT (member_id, programme) DO NOTHING "
+    "RETURNING id, member_id, programme"
+)
+_SQLITE_LINK_OUTBOX = "UPDATE invitation SET outbox_id = ? WHERE invitation.id = ?"
 
 
 class Planner:
@@ -325,7 +337,12 @@ class Planner:
             }
             for x in drafts
         ]
-        result = await conn.execute(_INSERT[conn.dialect.name], rows)
+        if conn.dialect.name == "sqlite":
+            result: Any = await sqlite_fast.insert_returning(
+                conn, _SQLITE_INSERT, [[row[c] for c in _COLUMNS] for row in rows]
+            )
+        else:
+            result = await conn.execute(_INSERT[conn.dialect.name], rows)
         ids: dict[tuple[int, str], int] = {(mid, prog): iid for iid, mid, prog in result}
         written = [x for x in drafts if (x.view.snapshot.member_id, x.prog.name) in ids]
         sending = [x for x in written if not x.waiting and x.decision.platform is not None]
@@ -348,7 +365,10 @@ class Planner:
             if (oid := outbox_ids[id(x)]) is not None
         ]
         if links:
-            await conn.execute(_LINK_OUTBOX, links)
+            if conn.dialect.name == "sqlite":
+                await conn.exec_driver_sql(_SQLITE_LINK_OUTBOX, [(x["oid"], x["iid"]) for x in links])
+            else:
+                await conn.execute(_LINK_OUTBOX, links)
         out: list[PlannedInvitation] = []
         for x in written:
             mid = x.view.snapshot.member_id

@@ -20,7 +20,7 @@ from bot.core.outbound import Kind, Recipient
 from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Invitation, OutboxMessage, ProgrammeState
 from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place, SegmentAssignment
-from messages import sqlite_reads
+from messages import sqlite_fast
 from messages.policy import MemberSnapshot, PastInvitation, Reach
 
 _CHUNK = 500
@@ -169,7 +169,7 @@ async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[i
     return out
 
 
-# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_reads``).
+# The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_fast``).
 _SQLITE_MEMBERS = (
     "SELECT member.id, member.display_name, member.is_bot, member_features.segments, "
     "member_features.decisions, JSON_QUOTE(JSON_EXTRACT(member_features.features, '$.\"tz_offsets\"')), "
@@ -210,7 +210,7 @@ async def _read_members(
     parts = [list(chunk) for chunk in chunks(ids)]
     queries: list[tuple[str, Sequence[Any]]] = []
     for part in parts:
-        marks = sqlite_reads.in_list(part)
+        marks = sqlite_fast.in_list(part)
         queries += [
             (_SQLITE_MEMBERS % marks, [sqlite_time(day_ago), *part]),
             (_SQLITE_IDENTITIES % marks, part),
@@ -220,7 +220,7 @@ async def _read_members(
         ]
     if paused:
         queries.append((SQLITE_PAUSED, ()))
-    pages = await sqlite_reads.run_reads(conn, queries)
+    pages = await sqlite_fast.run_reads(conn, queries)
     raw = pages is not None
     if pages is None:
         pages = []
@@ -264,8 +264,8 @@ async def _load(
         return views, await paused_programmes(conn) if paused else set()
     raw, kinds, stopped = await _read_members(conn, ids, now - timedelta(days=1), paused=paused)
     members, identity_rows, invitation_rows, consent_rows, evidence_rows = kinds
-    utc: Callable[[Any], Any] = sqlite_reads.utc if raw else _same
-    loads: Callable[[Any], Any] = sqlite_reads.loads if raw else _same
+    utc: Callable[[Any], Any] = sqlite_fast.utc if raw else _same
+    loads: Callable[[Any], Any] = sqlite_fast.loads if raw else _same
     accounts: dict[int, list[Account]] = {}
     bot_account: set[int] = set()
     for mid, platform, external_id, email, display_name, is_bot, undeliverable in identity_rows:

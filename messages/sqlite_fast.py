@@ -1,4 +1,8 @@
-"""SQLite: several of a batch's reads in one trip to aiosqlite's thread, values decoded here.
+"""SQLite fast paths for the programmes' per-batch reads and writes.
+
+Reads: several of a batch's queries in one trip to aiosqlite's thread, values decoded here.
+Writes: a multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING as plain SQL with the values
+encoded here, instead of SQLAlchemy's per-row bind processing of an executemany.
 
 The planner and the hero loop read a handful of small result sets per batch. Through
 SQLAlchemy each is a trip to the thread that owns the sqlite3 connection plus per-row
@@ -20,6 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.store.activity_rows import sqlite_time
 from segmentation.sqlite_trip import thread_runner
 
 
@@ -56,3 +61,32 @@ async def run_reads(
 
     result: list[list[Any]] = await run(on_thread)
     return result
+
+
+def encode(value: Any) -> Any:
+    """A value as SQLAlchemy's types write it on SQLite: JSON as orjson text (what the store's
+    serializer writes), aware datetimes as naive UTC text."""
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    if isinstance(value, datetime):
+        return sqlite_time(value)
+    return value
+
+
+async def insert_returning(
+    conn: AsyncConnection,
+    insert: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    chunk: int = 500,
+) -> list[Any]:
+    """``insert`` ("INSERT INTO t (a, b) VALUES %s ON CONFLICT ... RETURNING ...") once per
+    ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows."""
+    out: list[Any] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        group = "(" + in_list(part[0]) + ")"
+        params = [encode(v) for row in part for v in row]
+        result = await conn.exec_driver_sql(insert % ",".join([group] * len(part)), tuple(params))
+        out.extend(result.all())
+    return out
