@@ -28,7 +28,7 @@ from bot.store.models import MemberFeatureRow
 from bot.store.outbox import enqueue
 from messages import policy, sqlite_fast
 from messages.composer import InvitationComposer
-from messages.programmes import Catalogue, Programme
+from messages.programmes import Catalogue, Programme, member_values
 from messages.reasons import reason_for
 from messages.snapshots import (
     LinkMaker,
@@ -148,7 +148,12 @@ class Planner:
             snapshot = view.snapshot
             if snapshot.is_bot or (not snapshot.segments and not snapshot.dimensions):
                 continue
+            values = member_values(snapshot.segments, snapshot.dimensions)
             for programme in self.catalogue:
+                # Only invitations matter here, and policy never invites outside the target:
+                # that question first, on values built once per member (most pairs end here).
+                if not programme.target.matches(values):
+                    continue
                 d = policy.decide(
                     snapshot,
                     programme,

@@ -62,9 +62,14 @@ class Target(Expression):
         return super()._compile(node)
 
     def matches_member(self, segments: Collection[str], dimensions: Mapping[str, str]) -> bool:
-        values = dict(dimensions)
-        values.update({_SEGMENT_KEY + s: "1" for s in segments})
-        return self.matches(values)
+        return self.matches(member_values(segments, dimensions))
+
+
+def member_values(segments: Collection[str], dimensions: Mapping[str, str]) -> dict[str, str]:
+    """What a ``Target`` matches against: the dimension values and the segments the member is in."""
+    values = dict(dimensions)
+    values.update({_SEGMENT_KEY + s: "1" for s in segments})
+    return values
 
 
 class _Strict(BaseModel):
