@@ -234,32 +234,38 @@ _STATE_AND_IDENTITIES = (
 )
 
 
-async def load_state_and_identities(
-    conn: AsyncConnection, member_ids: Sequence[int]
-) -> tuple[dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]], Found]:
+State = dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]]
+
+
+async def load_state_and_identities(conn: AsyncConnection, member_ids: Sequence[int]) -> tuple[State, Found]:
     """``load_state`` and the identity facts ``profiles`` needs, for the given members, in one query.
 
     Members without identities get an entry with none (``profiles`` gives them no profile,
     as when it reads them itself); members without stored features get no state (as ``load_state``).
     """
-    state: dict[int, tuple[MemberFeatures, dict[str, CurrentRow] | None]] = {}
-    found: Found = {}
-    chunks = [list(chunk) for chunk in _chunks(list(member_ids))]
     run = await thread_runner(conn)
-    raw = run is not None
-    pages: list[Any]
-    if run is not None:
-        # SQLite: every chunk in one trip to the connection's thread, JSON decoded here
-        # (what SQLAlchemy's JSON type does, without its per-row result processing).
-        def on_thread(db: sqlite3.Connection) -> list[list[Any]]:
-            return [
-                db.execute(_SQLITE_STATE_AND_IDENTITIES % ",".join("?" * len(c)), c).fetchall()
-                for c in chunks
-            ]
+    if run is not None:  # SQLite: every chunk in one trip to the connection's thread
+        return state_from_rows(await run(lambda db: sqlite_state_rows(db, member_ids)), raw=True)
+    pages = [
+        list(await conn.execute(_STATE_AND_IDENTITIES, {"ids": list(chunk)}))
+        for chunk in _chunks(list(member_ids))
+    ]
+    return state_from_rows(pages, raw=False)
 
-        pages = await run(on_thread)
-    else:
-        pages = [await conn.execute(_STATE_AND_IDENTITIES, {"ids": chunk}) for chunk in chunks]
+
+def sqlite_state_rows(db: sqlite3.Connection, member_ids: Sequence[int]) -> list[list[Any]]:
+    """The rows of ``load_state_and_identities`` as plain sqlite3 rows (run on the connection's thread)."""
+    return [
+        db.execute(_SQLITE_STATE_AND_IDENTITIES % ",".join("?" * len(chunk)), list(chunk)).fetchall()
+        for chunk in _chunks(list(member_ids))
+    ]
+
+
+def state_from_rows(pages: Iterable[Iterable[Any]], *, raw: bool) -> tuple[State, Found]:
+    """Features, cached decisions and identity facts from the rows; ``raw``: JSON still text
+    (plain sqlite3 rows: decoded here as SQLAlchemy's JSON type would, without its per-row cost)."""
+    state: State = {}
+    found: Found = {}
     for rows in pages:
         for mid, stored, data, decisions, is_bot, platform, email, name, title, domain in rows:
             if mid not in found:
