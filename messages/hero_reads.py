@@ -352,22 +352,6 @@ def pick_account(accounts: Collection[Account], platform: str | None) -> Account
     return sorted(accounts, key=lambda a: a.platform != platform)[0] if accounts else None
 
 
-async def names_and_features(
-    conn: AsyncConnection, member_ids: Collection[int]
-) -> dict[int, tuple[str | None, dict[str, Any] | None]]:
-    """Display name and segmentation features (None without them) per existing member."""
-    out: dict[int, tuple[str | None, dict[str, Any] | None]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        rows = await conn.execute(
-            select(Member.id, Member.display_name, MemberFeatureRow.features)
-            .outerjoin(MemberFeatureRow, MemberFeatureRow.member_id == Member.id)
-            .where(Member.id.in_(list(chunk)))
-        )
-        for mid, name, features in rows:
-            out[mid] = (name, features)
-    return out
-
-
 @dataclass(slots=True)
 class CheckBatch:
     """One batch's reads for the loop, and the checks it decided to ask but has not written yet."""
