@@ -371,7 +371,9 @@ class Planner:
         ]
         if links:
             if conn.dialect.name == "sqlite":
-                await conn.exec_driver_sql(_SQLITE_LINK_OUTBOX, [(x["oid"], x["iid"]) for x in links])
+                await sqlite_fast.execute_many(
+                    conn, _SQLITE_LINK_OUTBOX, [(x["oid"], x["iid"]) for x in links]
+                )
             else:
                 await conn.execute(_LINK_OUTBOX, links)
         out: list[PlannedInvitation] = []

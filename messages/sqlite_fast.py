@@ -51,7 +51,8 @@ async def run_reads(
     conn: AsyncConnection, queries: Sequence[tuple[str, Sequence[Any]]]
 ) -> list[list[Any]] | None:
     """Every (sql, parameters) in one trip on SQLite, their rows in order; None elsewhere
-    (the caller then runs its SQLAlchemy statements)."""
+    (the caller then runs its SQLAlchemy statements). Writes among them join the transaction
+    the caller's connection has open (``segmentation.sqlite_trip``)."""
     run = await thread_runner(conn)
     if run is None:
         return None
@@ -81,12 +82,35 @@ async def insert_returning(
     chunk: int = 500,
 ) -> list[Any]:
     """``insert`` ("INSERT INTO t (a, b) VALUES %s ON CONFLICT ... RETURNING ...") once per
-    ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows."""
-    out: list[Any] = []
+    ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows.
+
+    Runs in one trip to the connection's thread where it can (the statements join the
+    transaction the caller's connection has open, as ``segmentation.sqlite_trip`` explains),
+    else through ``exec_driver_sql``."""
+    statements: list[tuple[str, tuple[Any, ...]]] = []
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         group = "(" + in_list(part[0]) + ")"
-        params = [encode(v) for row in part for v in row]
-        result = await conn.exec_driver_sql(insert % ",".join([group] * len(part)), tuple(params))
-        out.extend(result.all())
+        params = tuple(encode(v) for row in part for v in row)
+        statements.append((insert % ",".join([group] * len(part)), params))
+    done = await run_reads(conn, statements)
+    if done is not None:
+        return [row for page in done for row in page]
+    out: list[Any] = []
+    for sql, params in statements:
+        out.extend((await conn.exec_driver_sql(sql, params)).all())
     return out
+
+
+async def execute_many(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """``executemany`` of plain SQL in one trip to the connection's thread (through
+    ``exec_driver_sql`` where that is not possible)."""
+    run = await thread_runner(conn)
+    if run is None:
+        await conn.exec_driver_sql(sql, [tuple(r) for r in rows])
+        return
+
+    def on_thread(db: sqlite3.Connection) -> None:
+        db.executemany(sql, rows)
+
+    await run(on_thread)
