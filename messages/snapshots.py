@@ -8,7 +8,7 @@ also says how a message is addressed to one of those accounts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,40 @@ class Account:
     undeliverable: bool
 
 
+class _Evidence(Mapping[str, list[str]]):
+    """A member's evidence sentences per dimension, decoded from the rows on first use: a
+    batch loads many members and writes invitations for few."""
+
+    __slots__ = ("_decode", "_decoded", "_rows")
+
+    def __init__(self, rows: list[tuple[str, Any]], decode: Callable[[Any], Any]) -> None:
+        self._rows = rows
+        self._decode = decode
+        self._decoded: dict[str, list[str]] | None = None
+
+    def _get(self) -> dict[str, list[str]]:
+        if self._decoded is None:
+            self._decoded = {}
+            for dim, stored in self._rows:
+                ev = self._decode(stored)
+                items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
+                says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
+                self._decoded[dim] = says[:_EVIDENCE_PER_DIMENSION]
+        return self._decoded
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+
 @dataclass(frozen=True, slots=True)
 class MemberView:
     snapshot: MemberSnapshot
@@ -46,7 +80,7 @@ class MemberView:
     decisions: dict[str, Any]
     #: Per dimension, the sentences the segmentation rules wrote for its current value (kept
     #: with an invitation's reason, for ``whyme``).
-    evidence: dict[str, list[str]] = field(default_factory=dict)
+    evidence: Mapping[str, list[str]] = field(default_factory=dict)
 
     def account(self, platform: str) -> Account | None:
         for a in self.accounts:
@@ -281,12 +315,9 @@ async def _load(
     consent: dict[int, dict[str, str]] = {}
     for mid, scope, state in consent_rows:
         consent.setdefault(mid, {})[scope] = state
-    evidence: dict[int, dict[str, list[str]]] = {}
-    for mid, dim, ev in evidence_rows:
-        ev = loads(ev)
-        items = (ev or {}).get("evidence", []) if isinstance(ev, dict) else []
-        says = [str(e["says"]) for e in items if isinstance(e, dict) and e.get("says")]
-        evidence.setdefault(mid, {})[dim] = says[:_EVIDENCE_PER_DIMENSION]
+    evidence: dict[int, list[tuple[str, Any]]] = {}
+    for mid, dim, stored in evidence_rows:
+        evidence.setdefault(mid, []).append((dim, stored))
     for mid, name, is_bot, segs, decisions, tz_offsets, platform, at, recent in sorted(members, key=_first):
         decisions = dict(loads(decisions) or {})
         last_at = utc(at)
@@ -312,7 +343,7 @@ async def _load(
             invitations=tuple(invitations.get(mid, [])),
             recent_sends=int(recent or 0),
         )
-        views[mid] = MemberView(snapshot, name, own, decisions, evidence.get(mid, {}))
+        views[mid] = MemberView(snapshot, name, own, decisions, _Evidence(evidence.get(mid, []), loads))
     return views, stopped
 
 
