@@ -92,6 +92,23 @@ async def test_each_destination_is_paced_by_its_own_bucket(store: Store) -> None
     assert times == {"a1": 0.0, "a2": 1.0, "a3": 2.0, "b1": 0.0}
 
 
+async def test_a_backlog_waiting_for_tokens_goes_out_in_rounds_at_the_same_pace(store: Store) -> None:
+    # 40 a second on the platform: a round per token would be every 25 ms; the worker waits at
+    # least 250 ms between rounds and sends what the bucket gathered meanwhile.
+    clock = FrozenClock(T0)
+    discord = fake("discord", clock)
+    limits = RateLimits(per_destination={}, per_platform={"discord": Rate(40.0, 40)})
+    await put(store, *[dm(f"m{i}", user=f"u{i}") for i in range(100)])
+    assert await make_worker(store, discord, clock=clock, limits=limits).drain() == 100
+    times = [(d.at - T0).total_seconds() for d in discord.transcript]
+    rounds = sorted(set(times))
+    assert times.count(0.0) == 40  # the burst first
+    assert all(b - a >= 0.25 for a, b in itertools.pairwise(rounds))
+    for at in rounds:  # never faster than the bucket: 40 at once, then 40 a second
+        assert sum(1 for t in times if t <= at) <= 40 + 40 * at + 1e-9
+    assert rounds[-1] == pytest.approx(1.5)  # 60 more at 40/s: the same pace as one by one
+
+
 @pytest.mark.parametrize("batch", [1, 10], ids=["claimed-later", "claimed-in-the-same-batch"])
 async def test_rate_limited_reschedules_never_before_retry_after(store: Store, batch: int) -> None:
     clock = FrozenClock(T0)
