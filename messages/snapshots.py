@@ -8,7 +8,7 @@ also says how a message is addressed to one of those accounts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,9 @@ class _Evidence(Mapping[str, list[str]]):
 
     def __len__(self) -> int:
         return len(self._get())
+
+    def items(self) -> ItemsView[str, list[str]]:
+        return self._get().items()
 
     def __repr__(self) -> str:
         return repr(self._get())
