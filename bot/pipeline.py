@@ -32,6 +32,7 @@ from bot.core.events import ActionClicked, CommandInvoked, Event
 from bot.core.outbound import CommandReply
 from bot.store import Store
 from bot.store.ingest import Ingestor, IngestResult
+from bot.store.outbox import take_enqueued
 from segmentation.engine import SegmentationEngine
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Pipeline:
         after: Sequence[AfterStep] = (),
         on_command: Handler | None = None,
         on_click: Handler | None = None,
-        on_committed: Callable[[], None] | None = None,
+        on_committed: Callable[[], None] | None = None,  # after a batch that enqueued, and after commands
         on_batch: Callable[[Batch], None] | None = None,
         on_db_error: Callable[[BaseException], None] | None = None,
         max_batch: int = 256,
@@ -241,16 +242,19 @@ class Pipeline:
             moved=report.moved_members,
             now=self.clock.now(),
         )
+        enqueued = 0
         if self.after:
             async with self.store.connection() as conn:
+                take_enqueued(conn)  # a count left by an earlier, rolled-back use of the connection
                 for step in self.after:
                     await step(conn, batch)
+                enqueued = take_enqueued(conn)
         if self.keep_latencies:
             end = time.perf_counter()
             self.stats.latencies.extend(end - item.arrived for item in items)
         if self.on_batch is not None:
             self.on_batch(batch)
-        if self.on_committed is not None:
+        if enqueued and self.on_committed is not None:
             self.on_committed()
 
     async def _run_interactive(self, items: list[_Item]) -> None:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.clock import FrozenClock
 from bot.core.events import ActorRef, CommandInvoked, Event, MessagePosted, MessageText, PlaceRef, event_uid
-from bot.core.outbound import CommandReply
+from bot.core.outbound import CommandReply, Recipient
 from bot.pipeline import Batch, Pipeline
 from bot.store import Store, open_store
 from bot.store.models import Activity, MemberFeatureRow
+from bot.store.outbox import NewMessage, enqueue
 from segmentation.config import load_config
 from segmentation.engine import SegmentationEngine
 from segmentation.rules import RULE_NAMES
@@ -158,3 +159,29 @@ async def test_database_outage_mid_run_loses_nothing(db_url: str) -> None:
     finally:
         await store.close()
         await admin.dispose()
+
+
+async def test_the_outbox_is_woken_only_after_a_batch_that_enqueued(store: Store) -> None:
+    wakes: list[int] = []
+    enqueue_now = [False]
+
+    async def step(conn: AsyncConnection, batch: Batch) -> None:
+        if enqueue_now[0]:
+            message = NewMessage(
+                dedupe_key=f"k{batch.events[0].uid}",
+                platform="discord",
+                kind="dm",
+                to=Recipient(user_id="u1"),
+                text="hi",
+                template="welcome",
+            )
+            await enqueue(conn, [message], now=T0)
+
+    pipe = _pipeline(store, after=[step], on_committed=lambda: wakes.append(1))
+    await pipe.process([_msg(1)])
+    assert wakes == []  # nothing enqueued: the worker is left asleep
+    enqueue_now[0] = True
+    await pipe.process([_msg(2)])
+    assert wakes == [1]
+    await pipe.process([_cmd(3)])  # a command may enqueue its answer: always woken
+    assert wakes == [1, 1]

@@ -115,6 +115,18 @@ def _row_values(m: NewMessage, now: datetime) -> dict[str, Any]:
     }
 
 
+_ENQUEUED = "cohortbot.outbox.enqueued"
+
+
+def take_enqueued(conn: AsyncConnection) -> int:
+    """How many rows ``enqueue`` added on this connection since the last call, and reset.
+
+    The pipeline asks after its decision steps, so it wakes the outbox worker only when a
+    batch enqueued something (a wake makes the worker look at once).
+    """
+    return int(conn.info.pop(_ENQUEUED, 0))
+
+
 async def enqueue(
     conn: AsyncConnection, messages: Sequence[NewMessage], *, now: datetime
 ) -> list[int | None]:
@@ -147,6 +159,8 @@ async def enqueue(
             raise NotImplementedError(dialect)
         for row_id, key in (await conn.execute(stmt)).all():
             ids[key] = row_id
+    if ids:
+        conn.info[_ENQUEUED] = conn.info.get(_ENQUEUED, 0) + len(ids)
     out: list[int | None] = []
     for m in messages:
         out.append(ids.pop(m.dedupe_key, None))  # pop: a repeat later in the list is a duplicate
