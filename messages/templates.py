@@ -222,6 +222,9 @@ class Renderer:
         self._default = default_locale
         loader = _LocaleLoader(self._root, default_locale)
         self._envs = {key: _environment(loader, flavour) for key, flavour in _FLAVOURS.items()}
+        #: What every template sees besides the context (Jinja's defaults: range, dict, ...),
+        #: the same in every flavour's environment.
+        self._globals = dict(self._envs["discord"].globals)
 
     def render(
         self, name: str, platform: str, context: Mapping[str, Any], *, locale: str | None = None
@@ -236,7 +239,7 @@ class Renderer:
         if platform not in PLATFORMS:
             raise TemplateFailure(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
         loc = locale_chain(locale, self._default)[0]
-        values = _prepare(context, platform=platform, locale=loc)
+        values = {**self._globals, **_prepare(context, platform=platform, locale=loc)}
         if platform == "discord":
             text = self._part("discord", f"{loc}/{name}.discord.j2", values)
             return Rendered(text=escaping.shorten(text, escaping.DISCORD_MESSAGE_LIMIT))
@@ -256,7 +259,7 @@ class Renderer:
         folder = self._root / self._default
         return sorted({p.name.split(".", 1)[0] for p in folder.glob("*.j2") if not p.name.startswith("_")})
 
-    def _part(self, flavour: str, path: str, values: Mapping[str, Any], *, optional: bool = False) -> str:
+    def _part(self, flavour: str, path: str, values: dict[str, Any], *, optional: bool = False) -> str:
         env = self._envs[flavour]
         try:
             template: Template = env.get_template(path)
@@ -267,7 +270,13 @@ class Renderer:
         except TemplateError as exc:
             raise TemplateFailure(f"template {path}: {exc}") from exc
         try:
-            out = template.render(values)
+            # Template.render without its two copies of the values: ``values`` already holds
+            # the environment's globals (``render`` merged them once for all parts).
+            context = template.new_context(values, shared=True)
+            try:
+                out: str = env.concat(template.root_render_func(context))
+            except Exception:
+                env.handle_exception()
         except TemplateError as exc:
             raise TemplateFailure(f"template {path}: {exc.__class__.__name__}: {exc}") from exc
         return _tidy(out)

@@ -292,3 +292,18 @@ def test_sandbox_blocks_internals(tmp_path: Path, source: str) -> None:
 def test_locale_dir_must_hold_the_default(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not exist"):
         Renderer(locale_dir=tmp_path)
+
+
+def test_globals_reach_templates_and_parts_do_not_share_assignments(tmp_path: Path) -> None:
+    """Render merges Jinja's globals into the values once for all of a mail's parts: a global
+    still works, and a part's ``{% set %}`` does not reach the next part."""
+    folder = tmp_path / "en"
+    folder.mkdir()
+    (folder / "probe.discord.j2").write_text("{% for i in range(3) %}{{ i }}{% endfor %} {{ name }}")
+    (folder / "probe.subject.j2").write_text("{% set name = 'changed' %}Hi {{ name }}")
+    (folder / "probe.mail.txt.j2").write_text("Hello {{ name }} {{ range(2) | list | length }}")
+    (folder / "probe.mail.html.j2").write_text("<p>{{ name }}</p>")
+    own = Renderer(locale_dir=tmp_path)
+    assert own.render("probe", "discord", {"name": "Ana"}).text == "012 Ana"
+    out = own.render("probe", "mail", {"name": "Ana"})
+    assert (out.subject, out.text, out.html) == ("Hi changed", "Hello Ana 2", "<p>Ana</p>")
