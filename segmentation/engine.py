@@ -301,9 +301,11 @@ class SegmentationEngine:
         frees when it ends; collections in the middle only promoted them to the oldest
         generation, whose growth then set off full collections of the whole heap (60-150 ms
         pauses every few dozen batches on the live pipeline). Afterwards the collector runs
-        as usual, with nothing of the update's left for it to promote.
+        as usual, with nothing of the update's left for it to promote. A sweep over everyone
+        (``everyone=True``) runs with the collector on: it is long, and other tasks run
+        while it waits on the database.
         """
-        paused = gc.isenabled()
+        paused = gc.isenabled() and not everyone
         if paused:
             gc.disable()
         try:
