@@ -3,10 +3,10 @@
 Adapters call ``Pipeline.sink(event)``. Events wait in one ordered queue; a single consumer
 takes whatever has queued up (so a busy minute costs a few transactions, not thousands),
 stores the batch in one transaction and only then answers the adapters — an event is
-acknowledged to its platform once it is durable. Then, for the same batch: segmentation
-folds the new activities in, and the "after" steps (invitation planning, the Community
-Hero loop, points) run together in one more transaction, which also writes every outbox
-row those decisions cause. Commands and clicks keep their place in the order: a batch
+acknowledged to its platform once it is durable. Then, for the same batch, one more
+transaction: segmentation folds the new activities in, and the "after" steps (invitation
+planning, the Community Hero loop, points) decide on them and write every outbox row those
+decisions cause. Commands and clicks keep their place in the order: a batch
 ends before each, so ``optout all`` is in force before anything queued after it is planned.
 
 The database can go away. Then the consumer keeps the batch, says so in the log, and
@@ -17,6 +17,7 @@ back-pressure), and nothing accepted is dropped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,6 +35,7 @@ from bot.store import Store
 from bot.store.ingest import Ingestor, IngestResult
 from bot.store.outbox import take_enqueued
 from segmentation.engine import SegmentationEngine
+from segmentation.repository import CursorMoved
 
 log = logging.getLogger(__name__)
 
@@ -233,22 +235,28 @@ class Pipeline:
         await self._decide(events, result, items)
 
     async def _decide(self, events: tuple[Event, ...], result: IngestResult, items: list[_Item]) -> None:
-        """Segmentation, then every decision the batch causes, in one transaction with its outbox rows."""
-        report = await self.engine.update()
-        batch = Batch(
-            events=events,
-            ingested=result,
-            touched=report.touched,
-            moved=report.moved_members,
-            now=self.clock.now(),
-        )
-        enqueued = 0
-        if self.after:
-            async with self.store.connection() as conn:
-                take_enqueued(conn)  # a count left by an earlier, rolled-back use of the connection
-                for step in self.after:
-                    await step(conn, batch)
-                enqueued = take_enqueued(conn)
+        """Segmentation and every decision the batch causes, in one transaction with its outbox rows.
+
+        One transaction, so a failure anywhere in it leaves the segmentation cursor where it
+        was and the retry sees the same members move. The cyclic collector is paused for
+        the few milliseconds this takes: a batch allocates tens of thousands of short-lived
+        objects that reference counting frees at the end, and collections in the middle only
+        promote them until a full collection of the heap pauses a later batch.
+        """
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            for attempt in range(3):
+                try:
+                    batch, enqueued = await self._decide_once(events, result)
+                    break
+                except CursorMoved:  # another process (``classify --all``) moved it: read it again
+                    if attempt == 2:
+                        raise
+        finally:
+            if collecting:
+                gc.enable()
         if self.keep_latencies:
             end = time.perf_counter()
             self.stats.latencies.extend(end - item.arrived for item in items)
@@ -256,6 +264,27 @@ class Pipeline:
             self.on_batch(batch)
         if enqueued and self.on_committed is not None:
             self.on_committed()
+
+    async def _decide_once(self, events: tuple[Event, ...], result: IngestResult) -> tuple[Batch, int]:
+        try:
+            async with self.store.connection() as conn:
+                report = await self.engine.update_in(conn)
+                batch = Batch(
+                    events=events,
+                    ingested=result,
+                    touched=report.touched,
+                    moved=report.moved_members,
+                    now=self.clock.now(),
+                )
+                take_enqueued(conn)  # a count left by an earlier, rolled-back use of the connection
+                for step in self.after:
+                    await step(conn, batch)
+                enqueued = take_enqueued(conn)
+        except BaseException:
+            self.engine.forget_cursor()
+            raise
+        self.engine.committed()
+        return batch, enqueued
 
     async def _run_interactive(self, items: list[_Item]) -> None:
         (item,) = items

@@ -95,6 +95,7 @@ class SegmentationEngine:
         self._people: set[int] = set()
         self._prepared = False
         self._cursor: int | None = None
+        self._pending_cursor: int | None = None  # from update_in, until its transaction commits
 
     async def _prepare(self, conn: AsyncConnection) -> None:
         """Everything a full pass needs, read once: bots, channel hints, members per domain."""
@@ -320,34 +321,66 @@ class SegmentationEngine:
                 gc.enable()
 
     async def _update_once(self, *, as_of: datetime | None, everyone: bool) -> ClassifyReport:
-        started = time.perf_counter()
         async with self.store.connection() as conn:
-            after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
-            features: dict[int, MemberFeatures] = {}
-            fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints, learn=self._learn)
-            await fold.run(after)
-            current = fold.current
-            if everyone:
-                for mid, (f, rows) in (await repo.load_state(conn)).items():
-                    if mid not in features:
-                        features[mid], current[mid] = f, rows
-                people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
-                for mid in people:
-                    if mid not in features:
-                        features[mid], current[mid] = MemberFeatures(), {}
-            moment = await self.as_of(conn, as_of, seen=fold.latest)
-            report = await self._decide_and_write(
-                conn,
-                features,
-                moment,
-                save_all=False,
-                touched=fold.touched,
-                current=current,
-                identities=fold.identities,
-                cursor=writes.CursorStep(after, fold.last_id) if fold.last_id > after else None,
-            )
-        self._cursor = max(after, fold.last_id)
-        return ClassifyReport(
+            report, position = await self._fold_and_decide(conn, as_of=as_of, everyone=everyone)
+        self._cursor = position
+        return report
+
+    async def update_in(self, conn: AsyncConnection, *, as_of: datetime | None = None) -> ClassifyReport:
+        """One incremental update inside the caller's transaction (the live pipeline's).
+
+        The pipeline writes segmentation and the decisions it causes in one transaction, so
+        a failure after segmentation rolls both back and a retry folds the same activities
+        again (a separate commit would have moved the cursor past them, and the retry would
+        have planned nothing for the members they moved). The new cursor position is kept
+        aside until the caller says ``committed()``; after a failure it calls
+        ``forget_cursor()``. ``repo.CursorMoved`` (another process moved the cursor) is
+        raised for the caller to retry.
+        """
+        report, position = await self._fold_and_decide(conn, as_of=as_of, everyone=False)
+        self._pending_cursor = position
+        return report
+
+    def committed(self) -> None:
+        """The transaction of the last ``update_in`` committed: its cursor position is the truth."""
+        if self._pending_cursor is not None:
+            self._cursor = self._pending_cursor
+            self._pending_cursor = None
+
+    def forget_cursor(self) -> None:
+        """The transaction failed or the cursor moved elsewhere: read it from the database next time."""
+        self._cursor = None
+        self._pending_cursor = None
+
+    async def _fold_and_decide(
+        self, conn: AsyncConnection, *, as_of: datetime | None, everyone: bool
+    ) -> tuple[ClassifyReport, int]:
+        started = time.perf_counter()
+        after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
+        features: dict[int, MemberFeatures] = {}
+        fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints, learn=self._learn)
+        await fold.run(after)
+        current = fold.current
+        if everyone:
+            for mid, (f, rows) in (await repo.load_state(conn)).items():
+                if mid not in features:
+                    features[mid], current[mid] = f, rows
+            people = (await conn.execute(select(Member.id).where(Member.is_bot.is_(False)))).scalars()
+            for mid in people:
+                if mid not in features:
+                    features[mid], current[mid] = MemberFeatures(), {}
+        moment = await self.as_of(conn, as_of, seen=fold.latest)
+        report = await self._decide_and_write(
+            conn,
+            features,
+            moment,
+            save_all=False,
+            touched=fold.touched,
+            current=current,
+            identities=fold.identities,
+            cursor=writes.CursorStep(after, fold.last_id) if fold.last_id > after else None,
+        )
+        summary = ClassifyReport(
             members=len(features),
             activities=fold.activities,
             moved=report.moved,
@@ -358,6 +391,7 @@ class SegmentationEngine:
             touched=frozenset(features),
             moved_members=frozenset(report.moved_members),
         )
+        return summary, max(after, fold.last_id)
 
     async def _decide_and_write(
         self,

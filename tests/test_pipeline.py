@@ -185,3 +185,22 @@ async def test_the_outbox_is_woken_only_after_a_batch_that_enqueued(store: Store
     assert wakes == [1]
     await pipe.process([_cmd(3)])  # a command may enqueue its answer: always woken
     assert wakes == [1, 1]
+
+
+async def test_a_decision_step_that_fails_is_retried_with_the_same_members_moved(store: Store) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    seen: list[frozenset[int]] = []
+
+    async def step(conn: AsyncConnection, batch: Batch) -> None:
+        seen.append(batch.moved)
+        if len(seen) == 1:  # the database goes away after segmentation wrote, before the commit
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    pipe = _pipeline(store, after=[step], retry_first=0.0)
+    await pipe.process([_msg(1)])
+    assert pipe.stats.db_failures == 1
+    assert len(seen) == 2 and seen[0] and seen[1] == seen[0]  # the retry still sees who moved
+    async with store.connection() as conn:
+        segs = (await conn.execute(select(MemberFeatureRow.segments))).scalars().all()
+    assert len(segs) == 1
