@@ -344,6 +344,7 @@ async def _build(
         on_command=app.on_command,
         on_click=app.on_click,
         on_committed=worker.wake,
+        on_enqueued=worker.nudge,
         on_batch=app._count_batch,
     )
     return app

@@ -92,7 +92,8 @@ class Pipeline:
         after: Sequence[AfterStep] = (),
         on_command: Handler | None = None,
         on_click: Handler | None = None,
-        on_committed: Callable[[], None] | None = None,  # after a batch that enqueued, and after commands
+        on_committed: Callable[[], None] | None = None,  # after each command or click
+        on_enqueued: Callable[[], None] | None = None,  # after a batch that enqueued messages
         on_batch: Callable[[Batch], None] | None = None,
         on_db_error: Callable[[BaseException], None] | None = None,
         max_batch: int = 256,
@@ -109,6 +110,7 @@ class Pipeline:
         self.on_command = on_command
         self.on_click = on_click
         self.on_committed = on_committed
+        self.on_enqueued = on_enqueued
         self.on_batch = on_batch
         self.on_db_error = on_db_error
         self.max_batch = max_batch
@@ -262,8 +264,8 @@ class Pipeline:
             self.stats.latencies.extend(end - item.arrived for item in items)
         if self.on_batch is not None:
             self.on_batch(batch)
-        if enqueued and self.on_committed is not None:
-            self.on_committed()
+        if enqueued and self.on_enqueued is not None:
+            self.on_enqueued()
 
     async def _decide_once(self, events: tuple[Event, ...], result: IngestResult) -> tuple[Batch, int]:
         try:

@@ -109,6 +109,48 @@ async def test_a_backlog_waiting_for_tokens_goes_out_in_rounds_at_the_same_pace(
     assert rounds[-1] == pytest.approx(1.5)  # 60 more at 40/s: the same pace as one by one
 
 
+async def test_a_nudge_waits_for_the_next_round_and_a_wake_does_not(store: Store) -> None:
+    clock = FrozenClock(T0)
+    discord = fake("discord", clock)
+    worker = make_worker(store, discord, clock=clock)
+    assert await worker.drain_due(until=T0) == 0  # first call: looks, finds nothing
+    await put(store, dm("invite"), now=T0)
+    worker.nudge()
+    clock.set(T0 + timedelta(milliseconds=100))
+    assert await worker.drain_due(until=clock.now()) == 0  # a broadcast waits for the next round
+    assert discord.sent_keys() == []
+    clock.set(T0 + timedelta(milliseconds=250))
+    assert await worker.drain_due(until=clock.now()) == 1
+    await put(store, dm("answer", user="u2", lane="interactive"), now=clock.now())
+    worker.wake()  # an answer goes at once, however recent the last round
+    assert await worker.drain_due(until=clock.now()) == 1
+    assert discord.sent_keys() == ["invite", "answer"]
+
+
+async def test_a_nudge_brings_the_sleeping_live_loop_round(store: Store) -> None:
+    clock = SystemClock()
+    discord = fake("discord", clock)  # type: ignore[arg-type]
+    sent = asyncio.Event()
+
+    async def on_sent(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
+        sent.set()
+
+    worker = make_worker(store, discord, clock=clock, on_sent=[on_sent], idle_seconds=3600)
+    task = asyncio.create_task(worker.run())
+    try:
+        await put(store, dm("first"), now=clock.now())
+        worker.wake()
+        await asyncio.wait_for(sent.wait(), 30)
+        sent.clear()
+        await put(store, dm("second", user="u2"), now=clock.now())
+        worker.nudge()  # the loop sleeps for an hour unless the nudge schedules a round
+        await asyncio.wait_for(sent.wait(), 30)
+        assert discord.sent_keys() == ["first", "second"]
+    finally:
+        await worker.stop()
+        await task
+
+
 @pytest.mark.parametrize("batch", [1, 10], ids=["claimed-later", "claimed-in-the-same-batch"])
 async def test_rate_limited_reschedules_never_before_retry_after(store: Store, batch: int) -> None:
     clock = FrozenClock(T0)

@@ -121,6 +121,9 @@ class OutboxWorker:
         self._next_at: datetime | None = None
         self._known = False
         self._depth_at: float | None = None  # monotonic time the depth gauge was last counted
+        self._nudged = False  # broadcast rows enqueued since the last round
+        self._round_at: datetime | None = None  # the clock's time when the last round ended
+        self._nudge_timer: asyncio.TimerHandle | None = None
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -129,7 +132,29 @@ class OutboxWorker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Something was enqueued: look now rather than at the next due time."""
+        """Something was enqueued that should leave now (an answer, a notice): look at once."""
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """Broadcast rows were enqueued (invitations, welcomes): look in the next round, which
+        comes at once unless a round ran less than ``_TOKEN_ROUND`` ago — then that long after it.
+
+        The pipeline enqueues something in most batches of a busy community; a round per batch
+        would mostly find the platforms waiting for tokens. Broadcasts can wait a quarter second.
+        """
+        self._nudged = True
+        if not self._running or self._nudge_timer is not None:
+            return
+        wait = 0.0
+        if self._round_at is not None:
+            wait = (self._round_at + _TOKEN_ROUND - self._clock.now()).total_seconds()
+        if wait <= 0:
+            self._wake.set()
+        else:
+            self._nudge_timer = asyncio.get_running_loop().call_later(wait, self._nudge_due)
+
+    def _nudge_due(self) -> None:
+        self._nudge_timer = None
         self._wake.set()
 
     async def run(self) -> None:
@@ -149,6 +174,7 @@ class OutboxWorker:
                 ) from exc
             while not self._stopping:
                 self._wake.clear()
+                self._nudged = False
                 timeout = await self._run_once()
                 if self._stopping:
                     break
@@ -170,6 +196,7 @@ class OutboxWorker:
             now = self._clock.now()
             outlook = await self._outlook(now)
             nxt = outlook.next_at
+            self._round_at = now
             self._publish_depth(outlook.depth)
         except STORE_ERRORS as exc:
             self.metrics.store_errors.inc()
@@ -193,6 +220,9 @@ class OutboxWorker:
         Final: a stopped worker's ``run`` returns at once; build a new worker to start again.
         """
         self._stopping = True
+        if self._nudge_timer is not None:
+            self._nudge_timer.cancel()
+            self._nudge_timer = None
         self._wake.set()
         if self._running:
             await self._done.wait()
@@ -206,6 +236,7 @@ class OutboxWorker:
         frozen = self._clock if isinstance(self._clock, FrozenClock) else None
         total = 0
         self._wake.clear()
+        self._nudged = False
         try:
             if self._needs_recovery:
                 total += await self._recover()
@@ -222,6 +253,7 @@ class OutboxWorker:
                 if frozen is None or (until is not None and nxt > until):
                     break
                 frozen.set(nxt)
+            self._round_at = now
             self._publish_depth(outlook.depth)
         except STORE_ERRORS as exc:
             self._needs_recovery = True
@@ -232,13 +264,15 @@ class OutboxWorker:
     async def drain_due(self, *, until: datetime) -> int:
         """``drain`` when there may be something to do by ``until``; else return at once.
 
-        Something to do means: a wake (an enqueue) since the last round, a recovery or an
-        unrecorded send pending, or the moment the last round said it could next do
-        something has come. That is the live ``run`` loop's rule, so ``simulate`` costs no
-        query for the many batches that made nothing due.
+        Something to do means: a wake since the last round, a nudge with the last round
+        ``_TOKEN_ROUND`` ago, a recovery or an unrecorded send pending, or the moment the
+        last round said it could next do something has come. That is the live ``run`` loop's
+        rule, so ``simulate`` costs no query for the many batches that made nothing due.
         """
+        nudged = self._nudged and (self._round_at is None or until >= self._round_at + _TOKEN_ROUND)
         if (
             not self._wake.is_set()
+            and not nudged
             and not self._needs_recovery
             and not self._settle.unconfirmed
             and (self._next_at is None or self._next_at > until)
