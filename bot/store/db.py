@@ -147,7 +147,7 @@ class Store:
         if self.checkpointer is not None:
             self.checkpointer.nudge()
 
-    def keep_wal_short(self, *, every: float = 0.5) -> bool:
+    def keep_wal_short(self, *, every: float = 0.05) -> bool:
         """On a SQLite file, checkpoint the WAL from a background thread (see ``checkpoint``).
 
         For long-running processes with a steady stream of small commits (the live bot,
