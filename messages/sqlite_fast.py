@@ -7,7 +7,7 @@ encoded here, instead of SQLAlchemy's per-row bind processing of an executemany.
 The planner and the hero loop read a handful of small result sets per batch. Through
 SQLAlchemy each is a trip to the thread that owns the sqlite3 connection plus per-row
 result processing, which cost more than the queries. On SQLite they run as plain SQL in
-one function on that thread (``segmentation.sqlite_trip``, the same internals as
+one function on that thread (``bot.store.sqlite_trip``, the same internals as
 ``bot.store.sqlite_hops``), and the few typed values are decoded as SQLAlchemy's types
 would: JSON text with orjson, naive UTC text as aware datetimes, 0/1 as booleans. Other
 databases (and an aiosqlite of another shape) take the prebuilt SQLAlchemy statements;
@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.activity_rows import sqlite_time
-from segmentation.sqlite_trip import thread_runner
+from bot.store.sqlite_trip import thread_runner
 
 
 def in_list(values: Sequence[Any]) -> str:
@@ -52,7 +52,7 @@ async def run_reads(
 ) -> list[list[Any]] | None:
     """Every (sql, parameters) in one trip on SQLite, their rows in order; None elsewhere
     (the caller then runs its SQLAlchemy statements). Writes among them join the transaction
-    the caller's connection has open (``segmentation.sqlite_trip``)."""
+    the caller's connection has open (``bot.store.sqlite_trip``)."""
     run = await thread_runner(conn)
     if run is None:
         return None
@@ -85,7 +85,7 @@ async def insert_returning(
     ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows.
 
     Runs in one trip to the connection's thread where it can (the statements join the
-    transaction the caller's connection has open, as ``segmentation.sqlite_trip`` explains),
+    transaction the caller's connection has open, as ``bot.store.sqlite_trip`` explains),
     else through ``exec_driver_sql``."""
     statements: list[tuple[str, tuple[Any, ...]]] = []
     for start in range(0, len(rows), chunk):

@@ -29,6 +29,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.errors import BadArgument, UnknownMember
 from bot.store import Store
 from bot.store.models import Activity, Member, SegmentAssignment
+from bot.store.sqlite_trip import thread_runner
 from segmentation import repository as repo
 from segmentation import writes
 from segmentation.classify import classify
@@ -38,7 +39,6 @@ from segmentation.features import MemberFeatures, Profile
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
 from segmentation.parallel import PartitionJob, run_partition
 from segmentation.reading import PARTITION_QUERY, ActivityPass
-from segmentation.sqlite_trip import thread_runner
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from bot.store.models import Activity, Member
+from bot.store.sqlite_trip import thread_runner
 from segmentation import repository as repo
 from segmentation.features import MemberFeatures
 from segmentation.fold import Folder, payload_of, signals_of
-from segmentation.sqlite_trip import thread_runner
 
 PAGE = 5000
 

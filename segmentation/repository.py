@@ -29,9 +29,9 @@ from bot.store.models import (
     Place,
     SegmentAssignment,
 )
+from bot.store.sqlite_trip import thread_runner
 from segmentation.classify import Previous
 from segmentation.features import IdentityFacts, MemberFeatures, Profile
-from segmentation.sqlite_trip import thread_runner
 
 #: Domain counts above this are cached by the engine (the rules only ask "more than three?").
 CACHE_DOMAIN_COUNTS_ABOVE = 5

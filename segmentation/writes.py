@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.store.activity_rows import sqlite_time
 from bot.store.models import MemberFeatureRow, SegmentAssignment
 from bot.store.sqlite_hops import last_rowid
+from bot.store.sqlite_trip import Runner
 from segmentation.features import MemberFeatures
 from segmentation.model import SegmentDecision
 from segmentation.repository import CURSOR_KEY, CurrentRow, _chunks, evidence_digest
-from segmentation.sqlite_trip import Runner
 
 
 def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
@@ -344,7 +344,7 @@ async def write_update_sqlite(
     """``write_decisions`` + ``save_features`` + the cursor's compare-and-set in one thread trip.
 
     The same statements as the separate calls, run one after the other by one function on
-    aiosqlite's thread (``segmentation.sqlite_trip``). Returns the report and whether the
+    aiosqlite's thread (``bot.store.sqlite_trip``). Returns the report and whether the
     cursor moved (False: no row was at ``cursor.old``; the caller decides what that means).
     """
     plan = _plan(decisions, current, now=now)

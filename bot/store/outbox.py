@@ -14,6 +14,7 @@ views) are in ``bot.store.outbox_views``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.outbound import Button, Kind, Lane, OutboundMessage, Recipient, SendReceipt
 from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import OutboxMessage
+from bot.store.sqlite_trip import thread_runner
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
 _C = OUTBOX.c
@@ -176,6 +178,8 @@ _SQLITE_INSERT = (
     "lane, destination, status, attempts, not_before, deliver_until, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING"
 )
+_SQLITE_TOP = "SELECT coalesce(max(id), 0) FROM outbox"
+_SQLITE_NEW = "SELECT id, dedupe_key FROM outbox WHERE id > ?"
 _JSON_COLUMNS = frozenset({"recipient", "body"})
 _TIME_COLUMNS = frozenset({"not_before", "deliver_until", "created_at"})
 
@@ -195,12 +199,21 @@ async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> d
     on the live pipeline). From its first write the transaction holds SQLite's write lock, so
     the rows above the old maximum are ours; the dedupe keys say which of ours were new.
     """
-    before = (await conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one()
-    await conn.exec_driver_sql(
-        _SQLITE_INSERT, [tuple(_sqlite_value(c, r[c]) for c in _SQLITE_COLUMNS) for r in rows]
-    )
-    found: Any = await conn.exec_driver_sql("SELECT id, dedupe_key FROM outbox WHERE id > ?", (before,))
-    return {str(row[1]): int(row[0]) for row in found.all()}
+    params = [tuple(_sqlite_value(c, r[c]) for c in _SQLITE_COLUMNS) for r in rows]
+    run = await thread_runner(conn)
+    if run is not None:  # the three statements in one trip to aiosqlite's thread
+
+        def trip(raw: sqlite3.Connection) -> list[Any]:
+            first = raw.execute(_SQLITE_TOP).fetchone()[0]
+            raw.executemany(_SQLITE_INSERT, params)
+            return raw.execute(_SQLITE_NEW, (first,)).fetchall()
+
+        found: Any = await run(trip)
+    else:
+        before = (await conn.exec_driver_sql(_SQLITE_TOP)).scalar_one()
+        await conn.exec_driver_sql(_SQLITE_INSERT, params)
+        found = (await conn.exec_driver_sql(_SQLITE_NEW, (before,))).all()
+    return {str(row[1]): int(row[0]) for row in found}
 
 
 @dataclass(frozen=True, slots=True)

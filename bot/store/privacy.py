@@ -210,16 +210,16 @@ async def identity_epoch(conn: AsyncConnection) -> tuple[int, int, int]:
     A long-lived ingestor compares it once per batch to know when its cached member ids and
     erased hashes are stale; the three parts are cheap (two indexed maxima, a tiny table).
     """
-    row = (
-        await conn.execute(
-            select(
-                select(func.coalesce(func.max(Erasure.id), 0)).scalar_subquery(),
-                select(func.coalesce(func.max(MemberMerge.id), 0)).scalar_subquery(),
-                select(func.count()).where(MemberMerge.undone_at.is_not(None)).scalar_subquery(),
-            )
-        )
-    ).one()
+    row = (await conn.execute(_EPOCH)).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+#: Built once: it runs before every batch the pipeline stores.
+_EPOCH = select(
+    select(func.coalesce(func.max(Erasure.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(MemberMerge.id), 0)).scalar_subquery(),
+    select(func.count()).where(MemberMerge.undone_at.is_not(None)).scalar_subquery(),
+)
 
 
 @dataclass(slots=True)
