@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from outbox_support import T0, dm, post, put, rows
+from outbox_support import T0, add_member, dm, opt_out, post, put, rows
 
 from bot.core.outbound import Button, Recipient
 from bot.store import Store
@@ -145,3 +145,24 @@ async def test_stale_sending_rows_are_found_for_their_worker_or_by_age(store: St
         assert [r.dedupe_key for r in stale] == ["mine", "old"]
         assert await ob.release(conn, stale[0].id)
     assert (await rows(store))["mine"]["status"] == "pending"
+
+
+async def test_hold_and_check_counts_the_attempt_only_for_a_row_that_may_leave(store: Store) -> None:
+    ann = await add_member(store, external_id="u1")
+    bob = await add_member(store, external_id="u2")
+    await opt_out(store, bob, "all")
+    await put(store, dm("to-ann", user="u1", member_id=ann), dm("to-bob", user="u2", member_id=bob))
+    by_key = await rows(store)
+    async with store.connection() as conn:
+        ids = [by_key["to-ann"]["id"], by_key["to-bob"]["id"]]
+        claimed = await ob.claim(conn, ids, now=T0, worker_id="w")
+    checks: dict[str, views.SendCheck | None] = {}
+    async with store.connection() as conn:
+        for row in claimed:
+            checks[row.dedupe_key] = await views.hold_and_check(conn, row, now=T0, worker_id="w")
+        assert await views.hold_and_check(conn, claimed[0], now=T0, worker_id="someone-else") is None
+    assert checks["to-ann"] == views.SendCheck(paused=False, block=None)
+    assert checks["to-bob"] == views.SendCheck(paused=False, block="opted out of all")
+    after = await rows(store)
+    assert after["to-ann"]["attempts"] == 1  # about to be sent: counted
+    assert after["to-bob"]["attempts"] == 0  # stopped before the platform: not an attempt

@@ -359,9 +359,11 @@ class OutboxWorker:
         """Check, send and settle one claimed row; True when it reached a final state."""
         now = self._clock.now()
         async with self._store.connection() as conn:
-            if not await ob.hold(conn, row.id, now=now, worker_id=self.worker_id):
+            # Touch the claim first (SQLite's write lock before the reads, so the check and the
+            # attempt count see one database), then the check; the attempt is counted with it.
+            check = await views.hold_and_check(conn, row, now=now, worker_id=self.worker_id)
+            if check is None:
                 return False  # erased or reclaimed meanwhile: not ours to send
-            check = await views.send_check(conn, row)
             if check.paused:
                 # A manager paused the programme: what was queued waits for the resume.
                 await ob.reschedule(
@@ -378,7 +380,6 @@ class OutboxWorker:
                         extra={"outbox_id": row.id, "platform": row.platform},
                     )
                 return True
-            await ob.count_attempt(conn, row.id)
         message = row.to_message()
         adapter = self._adapters[row.platform]
         started = time.perf_counter()

@@ -6,19 +6,25 @@ bounce recorded a moment ago stops a message that was enqueued days earlier.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, select, union_all, update
+from sqlalchemy import and_, bindparam, func, literal_column, select, union_all, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Lane
+from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Erasure, ProgrammeState
 from bot.store.models import Identity, Member
 from bot.store.outbox import OUTBOX, OutboxRow
+from bot.store.outbox import count_attempt as ob_count_attempt
+from bot.store.outbox import hold as ob_hold
 from bot.store.privacy import identity_hash
+from bot.store.sqlite_trip import thread_runner
 
 _C = OUTBOX.c
 _CONSENT = Consent.__table__.c
@@ -50,11 +56,11 @@ def _last_check_statement() -> Any:
     list, and why the recipient's account is undeliverable. One round trip instead of five.
     """
     paused = (
-        select(literal(1))
+        select(literal_column("1"))
         .where(ProgrammeState.name == bindparam("programme"), ProgrammeState.paused.is_(True))
         .scalar_subquery()
     )
-    present = select(literal(1)).where(_MEMBER.id == bindparam("member_id")).scalar_subquery()
+    present = select(literal_column("1")).where(_MEMBER.id == bindparam("member_id")).scalar_subquery()
     withdrawn = (
         select(func.min(_CONSENT.scope))
         .where(
@@ -66,7 +72,9 @@ def _last_check_statement() -> Any:
         )
         .scalar_subquery()
     )
-    erased = select(literal(1)).where(_ERASURE.identity_hash == bindparam("identity_hash")).limit(1)
+    erased: Any = (
+        select(literal_column("1")).where(_ERASURE.identity_hash == bindparam("identity_hash")).limit(1)
+    )
     undeliverable = (
         select(_IDENTITY.undeliverable)
         .where(
@@ -96,36 +104,84 @@ class SendCheck:
     block: str | None
 
 
-async def send_check(conn: AsyncConnection, row: OutboxRow) -> SendCheck:
-    """Whether the row's programme is paused, and why it must not leave (opt-out, erasure,
-    undeliverable) or None; one statement, asked right before every send."""
+def _check_params(row: OutboxRow) -> dict[str, Any]:
     ident = _recipient_identity(row)
-    scope = row.consent_scope
-    params = {
+    return {
         "programme": row.programme,
         "member_id": row.member_id,
         "scope_all": "all",
-        "scope_own": scope,
+        "scope_own": row.consent_scope,
         "scope_programme": f"programme:{row.programme}" if row.programme else None,
         "identity_hash": identity_hash(*ident) if ident is not None else None,
         "identity_platform": ident[0] if ident is not None else None,
         "identity_external": ident[1] if ident is not None else None,
     }
-    found = (await conn.execute(_LAST_CHECK, params)).one()
-    paused = bool(row.programme) and found.paused is not None
+
+
+def _judge(row: OutboxRow, found: Sequence[Any]) -> SendCheck:
+    """The answer from the check's columns: (paused, present, withdrawn, erased, undeliverable)."""
+    paused_flag, present, withdrawn, erased, undeliverable = found
+    paused = bool(row.programme) and paused_flag is not None
     if row.template == ERASURE_NOTICE:
         return SendCheck(paused, None)  # the one message an erased person still gets (scrubbed once sent)
     if row.member_id is not None:
-        if found.present is None:
+        if present is None:
             return SendCheck(paused, "erased: the member no longer exists")
-        if scope is not None and found.withdrawn is not None:
-            return SendCheck(paused, f"opted out of {found.withdrawn}")
-    if ident is not None:
-        if found.erased is not None:
+        if row.consent_scope is not None and withdrawn is not None:
+            return SendCheck(paused, f"opted out of {withdrawn}")
+    if _recipient_identity(row) is not None:
+        if erased is not None:
             return SendCheck(paused, "erased: the recipient asked to be forgotten")
-        if found.undeliverable is not None:
-            return SendCheck(paused, f"undeliverable: {found.undeliverable}")
+        if undeliverable is not None:
+            return SendCheck(paused, f"undeliverable: {undeliverable}")
     return SendCheck(paused, None)
+
+
+async def send_check(conn: AsyncConnection, row: OutboxRow) -> SendCheck:
+    """Whether the row's programme is paused, and why it must not leave (opt-out, erasure,
+    undeliverable) or None; one statement, asked right before every send."""
+    found = (await conn.execute(_LAST_CHECK, _check_params(row))).one()
+    return _judge(row, tuple(found))
+
+
+_LAST_CHECK_SQLITE = _LAST_CHECK.compile(dialect=sqlite_dialect())
+_LAST_CHECK_DEFAULTS = dict(_LAST_CHECK_SQLITE.params)
+_HOLD_SQLITE = "UPDATE outbox SET claimed_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?"
+_COUNT_SQLITE = "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
+
+
+async def hold_and_check(
+    conn: AsyncConnection, row: OutboxRow, *, now: datetime, worker_id: str
+) -> SendCheck | None:
+    """The transaction before a send: touch the claim (``ob.hold``), ``send_check``, and when
+    nothing stops the row, count the attempt (``ob.count_attempt``).
+
+    None when the row is no longer this worker's. On SQLite the three statements go to
+    aiosqlite's thread in one trip (they run before every message that leaves); elsewhere
+    one after the other.
+    """
+    params = _check_params(row)
+    run = await thread_runner(conn)
+    if run is None:
+        if not await ob_hold(conn, row.id, now=now, worker_id=worker_id):
+            return None
+        check = await send_check(conn, row)
+        if not check.paused and check.block is None:
+            await ob_count_attempt(conn, row.id)
+        return check
+    merged = {**_LAST_CHECK_DEFAULTS, **params}  # the statement's own literals (limits, 'out')
+    ordered = tuple(merged[name] for name in _LAST_CHECK_SQLITE.positiontup or ())
+
+    def trip(raw: sqlite3.Connection) -> SendCheck | None:
+        if raw.execute(_HOLD_SQLITE, (sqlite_time(now), row.id, worker_id)).rowcount == 0:
+            return None
+        check = _judge(row, raw.execute(_LAST_CHECK_SQLITE.string, ordered).fetchone())
+        if not check.paused and check.block is None:
+            raw.execute(_COUNT_SQLITE, (row.id,))
+        return check
+
+    result: SendCheck | None = await run(trip)
+    return result
 
 
 async def programme_paused(conn: AsyncConnection, programme: str) -> bool:
