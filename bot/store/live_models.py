@@ -120,6 +120,9 @@ class SolutionCheck(Base):
     asked_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
 
+    # The hero loop asks every batch for the open checks of the batch's writers.
+    __table_args__ = (Index("ix_solution_check_asker_status", "asker_member_id", "status"),)
+
 
 class OutboxMessage(Base):
     """A message waiting to leave, written in the transaction of the decision that caused it.
@@ -131,7 +134,8 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "lane", "platform", "not_before"),
-        Index("ix_outbox_member_id", "member_id"),
+        # Covering for the planner's "messages to this member in the last day" count.
+        Index("ix_outbox_member_created", "member_id", "created_at", "status"),
         Index("ix_outbox_created_at", "created_at"),
         # "When is the next row due?" across lanes: the worker and simulate ask it per round.
         Index("ix_outbox_status_not_before", "status", "not_before"),
