@@ -4,9 +4,8 @@ A merge moves the absorbed member's accounts and everything they did to the kept
 and records exactly what moved, so ``unmerge`` can give it back row by row. Segments are
 not recomputed here: the next classification decides the merged person afresh.
 
-Until ``member_merge`` has a column for the moved rows (requested in
-/work/notes/schema_requests.md), they are kept as one trailing JSON object in
-``identity_ids`` after the identity ids; ``_split`` reads both forms.
+The moved rows' ids are kept in ``member_merge.moved`` (migration 0010 moved them there
+from the trailing object of ``identity_ids`` where the first version kept them).
 """
 
 from __future__ import annotations
@@ -120,7 +119,8 @@ async def merge(conn: AsyncConnection, keep: int, gone: int, *, by: str, at: dat
                 kept_member_id=keep,
                 merged_member_id=gone,
                 merged_display_name=gone_name[:200],
-                identity_ids=[*identities, moved],
+                identity_ids=list(identities),
+                moved=moved,
                 by=by[:320],
                 at=at,
                 undone_at=None,
@@ -159,15 +159,6 @@ async def _merge_consents(conn: AsyncConnection, keep: int, gone: int) -> None:
             )
 
 
-def _split(stored: Sequence[Any]) -> tuple[list[int], dict[str, list[int]]]:
-    ids = [int(x) for x in stored if isinstance(x, int)]
-    moved: dict[str, list[int]] = {}
-    for x in stored:
-        if isinstance(x, dict):
-            moved = {str(k): [int(i) for i in v] for k, v in x.items()}
-    return ids, moved
-
-
 async def unmerge(conn: AsyncConnection, merge_id: int, *, by: str, at: datetime) -> int:
     """Give a merged member back their accounts and rows; returns their (restored) member id."""
     row = (await conn.execute(select(MemberMerge).where(MemberMerge.id == merge_id))).first()
@@ -176,7 +167,8 @@ async def unmerge(conn: AsyncConnection, merge_id: int, *, by: str, at: datetime
     if row.undone_at is not None:
         raise BadArgument(f"merge {merge_id} was undone already on {row.undone_at:%Y-%m-%d}")
     keep = row.kept_member_id
-    identities, moved = _split(row.identity_ids)
+    identities = [int(x) for x in row.identity_ids]
+    moved = {str(k): [int(i) for i in v] for k, v in (row.moved or {}).items()}
     taken = (await conn.execute(select(Member.id).where(Member.id == row.merged_member_id))).scalar()
     values: dict[str, Any] = {"display_name": row.merged_display_name, "is_bot": False, "created_at": at}
     if taken is None:

@@ -211,6 +211,9 @@ class MemberMerge(Base):
     merged_member_id: Mapped[int] = mapped_column(Integer)  # gone after the merge; recreated by unmerge
     merged_display_name: Mapped[str] = mapped_column(String(200), default="")
     identity_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: The ids of the rows the merge moved, by kind ("activities", "points", "invitations",
+    #: "outbox", "asked", "helped"), so an unmerge gives back exactly those.
+    moved: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     by: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime]
     undone_at: Mapped[datetime | None]
