@@ -172,6 +172,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50": round(_percentile(lat, 0.50) * 1000, 1),
             "p99": round(_percentile(lat, 0.99) * 1000, 1),
             "max": round(max(lat, default=0.0) * 1000, 1),
+            "p99_batches_that_enqueued": round(_percentile(report.enqueuing_latencies, 0.99) * 1000, 1),
+            "events_in_batches_that_enqueued": len(report.enqueuing_latencies),
         },
         "messages_out": report.actions,
         "by_template": _count(a["template"] for a in actions),

@@ -70,6 +70,8 @@ class PipelineStats:
     db_failures: int = 0
     #: Seconds from an event's arrival to the commit of the decisions it caused.
     latencies: list[float] = field(default_factory=list)
+    #: The same, for the events of batches that enqueued at least one message.
+    enqueuing_latencies: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -261,7 +263,10 @@ class Pipeline:
                 gc.enable()
         if self.keep_latencies:
             end = time.perf_counter()
-            self.stats.latencies.extend(end - item.arrived for item in items)
+            waited = [end - item.arrived for item in items]
+            self.stats.latencies.extend(waited)
+            if enqueued:
+                self.stats.enqueuing_latencies.extend(waited)
         if self.on_batch is not None:
             self.on_batch(batch)
         if enqueued and self.on_enqueued is not None:

@@ -48,6 +48,8 @@ class SimulationReport:
     seconds: float = 0.0
     #: Seconds from an event entering the pipeline to the commit of what it caused, per event.
     latencies: list[float] = field(default_factory=list)
+    #: The same for the events of batches that enqueued a message.
+    enqueuing_latencies: list[float] = field(default_factory=list)
 
 
 class Simulation:
@@ -152,6 +154,7 @@ class Simulation:
         await self.app.worker.drain(until=self.clock.now())
         self._collect()
         self.report.latencies = list(self.app.pipeline.stats.latencies)
+        self.report.enqueuing_latencies = list(self.app.pipeline.stats.enqueuing_latencies)
         await self.app.shutdown()
         return self.report
 

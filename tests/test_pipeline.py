@@ -178,13 +178,18 @@ async def test_the_outbox_is_woken_only_after_a_batch_that_enqueued(store: Store
             await enqueue(conn, [message], now=T0)
 
     pipe = _pipeline(
-        store, after=[step], on_committed=lambda: wakes.append(2), on_enqueued=lambda: wakes.append(1)
+        store,
+        after=[step],
+        on_committed=lambda: wakes.append(2),
+        on_enqueued=lambda: wakes.append(1),
+        keep_latencies=True,
     )
     await pipe.process([_msg(1)])
     assert wakes == []  # nothing enqueued: the worker is left asleep
     enqueue_now[0] = True
     await pipe.process([_msg(2)])
     assert wakes == [1]  # nudged: broadcasts can wait for the next round
+    assert len(pipe.stats.latencies) == 2 and len(pipe.stats.enqueuing_latencies) == 1
     await pipe.process([_cmd(3)])  # a command may enqueue its answer: always woken at once
     assert wakes == [1, 2]
 
