@@ -241,8 +241,12 @@ class Pipeline:
     async def _decide(self, events: tuple[Event, ...], result: IngestResult, items: list[_Item]) -> None:
         """Segmentation and every decision the batch causes, in one transaction with its outbox rows.
 
-        One transaction, so a failure anywhere in it leaves the segmentation cursor where it
-        was and the retry sees the same members move. The cyclic collector is paused for
+        One transaction, so a database failure anywhere in it leaves the segmentation cursor
+        where it was and the retry sees the same members move. A decision step that raises
+        anything else is a bug that would raise again on every retry, and the batches behind
+        would fold an ever longer backlog for it: then segmentation is committed alone (the
+        periodic sweep plans for those members later) and the error is raised for the log.
+        The cyclic collector is paused for
         the few milliseconds this takes: a batch allocates tens of thousands of short-lived
         objects that reference counting frees at the end, and collections in the middle only
         promote them until a full collection of the heap pauses a later batch.
@@ -258,6 +262,16 @@ class Pipeline:
                 except CursorMoved:  # another process (``classify --all``) moved it: read it again
                     if attempt == 2:
                         raise
+                except _UNREACHABLE:
+                    raise  # kept in memory and retried whole by ``_with_retry``
+                except Exception:
+                    log.exception(
+                        "decision steps failed for a batch of %d event(s); keeping its segmentation "
+                        "without them",
+                        len(events),
+                    )
+                    await self._decide_once(events, result, steps=False)
+                    raise
         finally:
             if collecting:
                 gc.enable()
@@ -272,7 +286,9 @@ class Pipeline:
         if enqueued and self.on_enqueued is not None:
             self.on_enqueued()
 
-    async def _decide_once(self, events: tuple[Event, ...], result: IngestResult) -> tuple[Batch, int]:
+    async def _decide_once(
+        self, events: tuple[Event, ...], result: IngestResult, *, steps: bool = True
+    ) -> tuple[Batch, int]:
         try:
             async with self.store.connection() as conn:
                 report = await self.engine.update_in(conn)
@@ -284,7 +300,7 @@ class Pipeline:
                     now=self.clock.now(),
                 )
                 take_enqueued(conn)  # a count left by an earlier, rolled-back use of the connection
-                for step in self.after:
+                for step in self.after if steps else ():
                     await step(conn, batch)
                 enqueued = take_enqueued(conn)
         except BaseException:

@@ -151,6 +151,18 @@ async def test_a_nudge_brings_the_sleeping_live_loop_round(store: Store) -> None
         await task
 
 
+async def test_the_depth_gauge_shows_the_outbox_after_a_drain_of_several_rounds(store: Store) -> None:
+    clock = FrozenClock(T0)
+    discord = fake("discord", clock)
+    limits = RateLimits(per_destination={}, per_platform={"discord": Rate(1.0, 1)})
+    await put(store, *[dm(f"m{i}", user=f"u{i}") for i in range(3)])
+    await put(store, dm("later", user="u9", not_before=T0 + timedelta(days=9)))
+    worker = make_worker(store, discord, clock=clock, limits=limits)
+    assert await worker.drain(until=T0 + timedelta(seconds=10)) == 3  # three rounds, a second apart
+    # what waits after the drain (counted at its end, not in its first round: 4 then)
+    assert worker.registry.get_sample_value("cohortbot_outbox_depth", {"lane": "broadcast"}) == 1
+
+
 @pytest.mark.parametrize("batch", [1, 10], ids=["claimed-later", "claimed-in-the-same-batch"])
 async def test_rate_limited_reschedules_never_before_retry_after(store: Store, batch: int) -> None:
     clock = FrozenClock(T0)

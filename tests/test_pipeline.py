@@ -211,3 +211,29 @@ async def test_a_decision_step_that_fails_is_retried_with_the_same_members_moved
     async with store.connection() as conn:
         segs = (await conn.execute(select(MemberFeatureRow.segments))).scalars().all()
     assert len(segs) == 1
+
+
+async def test_a_step_that_raises_a_bug_keeps_the_batch_segmentation_and_blocks_nothing_after(
+    store: Store,
+) -> None:
+    seen: list[frozenset[int]] = []
+    poisoned: list[int] = []
+
+    async def step(conn: AsyncConnection, batch: Batch) -> None:
+        seen.append(batch.moved)
+        if not poisoned:
+            poisoned.extend(batch.moved)
+        if set(poisoned) & batch.moved:
+            raise ValueError("a bug in planning for this member")
+
+    pipe = _pipeline(store, after=[step], retry_first=0.0)
+    await pipe.process([_msg(1, user="ann")])
+    await pipe.process([_msg(2, user="bob")])
+    await pipe.process([_msg(3, user="cid")])
+    assert pipe.stats.db_failures == 0
+    # ann's batch failed once; the later batches decide on their own members only, instead of
+    # folding ann's activity again and failing on it for ever
+    assert len(seen) == 3 and seen[1].isdisjoint(seen[0]) and seen[2].isdisjoint(seen[0])
+    async with store.connection() as conn:
+        segs = (await conn.execute(select(MemberFeatureRow.member_id))).scalars().all()
+    assert len(segs) == 3  # everyone's segmentation was kept

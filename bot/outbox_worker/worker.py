@@ -197,7 +197,7 @@ class OutboxWorker:
             outlook = await self._outlook(now)
             nxt = outlook.next_at
             self._round_at = now
-            self._publish_depth(outlook.depth)
+            await self._publish_depth()
         except STORE_ERRORS as exc:
             self.metrics.store_errors.inc()
             self._needs_recovery = True
@@ -254,7 +254,7 @@ class OutboxWorker:
                     break
                 frozen.set(nxt)
             self._round_at = now
-            self._publish_depth(outlook.depth)
+            await self._publish_depth()
         except STORE_ERRORS as exc:
             self._needs_recovery = True
             self._next_at = None
@@ -460,18 +460,11 @@ class OutboxWorker:
         return reconciled
 
     async def _outlook(self, now: datetime) -> _Outlook:
-        """When a round could next do something (a future row, or a rate limit lifting), and the
-        depth per lane when it is time to count it again."""
+        """When a round could next do something: a future row, or a rate limit lifting."""
         dests, plats = self._limiter.blocked(now)
         self._limiter.forget_idle(now)
-        depth: dict[str, int] | None = None
         async with self._store.connection() as conn:
             seen = await views.outlook(conn, now=now, platforms=self._platforms)
-            tick = time.monotonic()
-            if self._depth_at is None or tick - self._depth_at >= _DEPTH_EVERY:
-                # Counting walks every waiting row; /metrics counts again at each scrape anyway.
-                depth = await views.depth_by_lane(conn)
-                self._depth_at = tick
         times = [seen.next_after] if seen.next_after is not None else []
         if seen.due_now:
             waits = [*dests.values(), *plats.values()]
@@ -483,11 +476,17 @@ class OutboxWorker:
         nxt = min(times) if times else None
         self._next_at = nxt
         self._known = True
-        return _Outlook(nxt, depth)
+        return _Outlook(nxt)
 
-    def _publish_depth(self, depth: Mapping[str, int] | None) -> None:
-        if depth is None:
+    async def _publish_depth(self) -> None:
+        """Count the waiting rows per lane for the gauge, at most every ``_DEPTH_EVERY`` seconds:
+        the count walks every waiting row, and /metrics counts again at each scrape anyway."""
+        tick = time.monotonic()
+        if self._depth_at is not None and tick - self._depth_at < _DEPTH_EVERY:
             return
+        async with self._store.connection() as conn:
+            depth = await views.depth_by_lane(conn)
+        self._depth_at = tick
         for lane in _LANES:
             self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))
 
@@ -495,4 +494,3 @@ class OutboxWorker:
 @dataclass(frozen=True, slots=True)
 class _Outlook:
     next_at: datetime | None
-    depth: Mapping[str, int] | None

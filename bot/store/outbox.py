@@ -213,7 +213,11 @@ async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> d
         before = (await conn.exec_driver_sql(_SQLITE_TOP)).scalar_one()
         await conn.exec_driver_sql(_SQLITE_INSERT, params)
         found = (await conn.exec_driver_sql(_SQLITE_NEW, (before,))).all()
-    return {str(row[1]): int(row[0]) for row in found}
+    # Only our keys: when the enqueue is the transaction's first write, the top id is read
+    # before the write lock is taken, so rows another connection committed meanwhile can
+    # be above it too.
+    ours = {str(r["dedupe_key"]) for r in rows}
+    return {str(row[1]): int(row[0]) for row in found if str(row[1]) in ours}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,11 @@ decisions, feature summaries and the cursor paid one trip each, which on a singl
 activity was a large share of its time. ``on_thread`` hands one plain function the raw
 sqlite3 connection on that thread instead. The statements join the transaction the
 caller's ``AsyncConnection`` has open (the driver begins it implicitly before the first
-write), so the caller's commit or rollback covers them as before.
+write), so the caller's commit or rollback covers them as before. That implicit BEGIN
+comes only before a statement that *starts with* INSERT, UPDATE, DELETE or REPLACE: a
+write that starts otherwise (``WITH ... INSERT``) as a transaction's first write would
+commit on its own and escape the caller's rollback, so raw writes here start with one of
+those four words.
 
 It relies on the same aiosqlite internals as ``bot.store.sqlite_hops`` (the adapted
 connection's ``_connection``, ``_execute`` and ``_conn``); ``thread_runner`` returns None
