@@ -21,7 +21,7 @@ from typing import Protocol
 from aiohttp import web
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,8 +37,8 @@ from bot.links import (
 )
 from bot.metrics import LANES, Metrics
 from bot.store import Store
-from bot.store.live_models import OutboxMessage
 from bot.store.models import Member
+from bot.store.outbox_views import depth_by_lane
 from bot.store.privacy import cancel_pending, set_consent
 
 log = logging.getLogger(__name__)
@@ -309,13 +309,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def _refresh_outbox_depth(deps: WebDeps) -> None:
     depth = dict.fromkeys(LANES, 0)
     async with asyncio.timeout(DB_TIMEOUT), deps.store.engine.connect() as conn:
-        rows = await conn.execute(
-            select(OutboxMessage.lane, func.count())
-            .where(OutboxMessage.status.in_(("pending", "sending")))
-            .group_by(OutboxMessage.lane)
-        )
-        for lane, count in rows:
-            depth[lane] = count
+        depth.update(await depth_by_lane(conn))
     for lane, count in depth.items():
         deps.metrics.set_outbox_depth(lane, count)
 

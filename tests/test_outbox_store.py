@@ -84,7 +84,7 @@ async def test_a_claimed_row_cannot_be_claimed_again(store: Store) -> None:
     assert {r["claimed_by"] for r in (await rows(store)).values()} == {"w1"}
 
 
-async def test_candidates_are_due_rows_of_one_lane_oldest_first(store: Store) -> None:
+async def test_candidates_are_due_rows_interactive_lane_first_oldest_first(store: Store) -> None:
     await put(
         store,
         dm("late", not_before=T0 + timedelta(minutes=5)),
@@ -93,18 +93,22 @@ async def test_candidates_are_due_rows_of_one_lane_oldest_first(store: Store) ->
         dm("i1", lane="interactive"),
     )
     async with store.connection() as conn:
-        broadcast = await views.due_candidates(conn, lane="broadcast", now=T0, platforms=["discord", "slack"])
-        interactive = await views.due_candidates(conn, lane="interactive", now=T0, platforms=["discord"])
-        no_slack = await views.due_candidates(
-            conn,
-            lane="broadcast",
-            now=T0,
-            platforms=["discord", "slack"],
-            skip_destinations=["slack:channel:c1"],
+        both = await views.due_in_lanes(conn, now=T0, platforms=["discord", "slack"])
+        only_discord = await views.due_in_lanes(conn, now=T0, platforms=["discord"])
+        no_slack_channel = await views.due_in_lanes(
+            conn, now=T0, platforms=["discord", "slack"], skip_destinations=["slack:channel:c1"]
         )
-    assert [d for _, _, d in broadcast] == ["discord:user:u1", "slack:channel:c1"]
-    assert [d for _, _, d in interactive] == ["discord:user:u1"]
-    assert [d for _, _, d in no_slack] == ["discord:user:u1"]
+        slack_waiting = await views.due_in_lanes(
+            conn, now=T0, platforms=["discord", "slack"], skip_platforms=["slack"]
+        )
+    assert [(lane, d) for _, _, d, lane in both] == [
+        ("interactive", "discord:user:u1"),
+        ("broadcast", "discord:user:u1"),
+        ("broadcast", "slack:channel:c1"),
+    ]
+    assert [d for _, _, d, _ in only_discord] == ["discord:user:u1", "discord:user:u1"]
+    assert [d for _, _, d, _ in no_slack_channel] == ["discord:user:u1", "discord:user:u1"]
+    assert no_slack_channel == slack_waiting
 
 
 async def test_status_dead_list_and_retry(store: Store) -> None:

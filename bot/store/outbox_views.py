@@ -1,6 +1,6 @@
 """Reads over the outbox: due rows, stale claims, the last check before a send, the managers' views.
 
-``delivery_block`` is asked right before every send, so an opt-out, an erasure or a
+``hold_and_check`` runs right before every send, so an opt-out, an erasure or a
 bounce recorded a moment ago stops a message that was enqueued days earlier.
 """
 
@@ -16,7 +16,6 @@ from sqlalchemy import and_, bindparam, func, literal_column, select, union_all,
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.outbound import Lane
 from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Erasure, ProgrammeState
 from bot.store.models import Identity, Member
@@ -184,19 +183,6 @@ async def hold_and_check(
     return result
 
 
-async def programme_paused(conn: AsyncConnection, programme: str) -> bool:
-    """Whether a manager paused this programme (``admin programme pause``)."""
-    found = await conn.execute(
-        select(ProgrammeState.paused).where(ProgrammeState.name == programme, ProgrammeState.paused.is_(True))
-    )
-    return found.first() is not None
-
-
-async def delivery_block(conn: AsyncConnection, row: OutboxRow) -> str | None:
-    """Why this row must not leave now, or None: opt-out of its scope, erasure, undeliverable."""
-    return (await send_check(conn, row)).block
-
-
 @dataclass(frozen=True, slots=True)
 class StatusCount:
     status: str
@@ -280,42 +266,6 @@ async def retry_dead(
 # -- what the worker reads between claims ----------------------------------------------------
 
 
-async def due_candidates(
-    conn: AsyncConnection,
-    *,
-    lane: Lane,
-    now: datetime,
-    platforms: Collection[str],
-    skip_destinations: Collection[str] = (),
-    skip_platforms: Collection[str] = (),
-    limit: int = 50,
-) -> list[tuple[int, str, str]]:
-    """(id, platform, destination) of due pending rows in one lane, oldest first; no lock taken.
-
-    The worker picks the ones its rate limits allow and claims those with ``claim``;
-    destinations and platforms that are waiting for a token are left out so they cannot
-    starve the rest.
-    """
-    wanted = [p for p in platforms if p not in skip_platforms]
-    if not wanted:
-        return []
-    cond = [
-        _C.status == "pending",
-        _C.lane == lane,
-        _C.not_before <= now,
-        _C.platform.in_(wanted),
-    ]
-    if skip_destinations:
-        cond.append(_C.destination.not_in(list(skip_destinations)))
-    stmt = (
-        select(_C.id, _C.platform, _C.destination)
-        .where(and_(*cond))
-        .order_by(_C.not_before, _C.id)
-        .limit(limit)
-    )
-    return [(r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all()]
-
-
 def _due_part(lane: str, platform: str) -> Any:
     return (
         select(_C.id, _C.platform, _C.destination, _C.lane, _C.not_before)
@@ -355,7 +305,12 @@ async def due_in_lanes(
     limit: int = 50,
 ) -> list[tuple[int, str, str, str]]:
     """(id, platform, destination, lane) of due pending rows, the interactive lane first, then
-    oldest first; at most ``limit`` per lane and platform; no lock taken (see ``due_candidates``)."""
+    oldest first; at most ``limit`` per lane and platform; no lock taken.
+
+    The worker picks the ones its rate limits allow and claims those with ``claim``;
+    destinations and platforms that are waiting for a token are left out so they cannot
+    starve the rest.
+    """
     wanted = tuple(sorted(p for p in platforms if p not in skip_platforms))
     if not wanted:
         return []
@@ -392,7 +347,8 @@ _OUTLOOK = _outlook_statement()
 
 
 async def outlook(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> Outlook:
-    """``next_due`` and ``has_due`` in one statement (two index lookups)."""
+    """The earliest future ``not_before`` and whether any row is due now, in one statement
+    (two index lookups)."""
     row = (await conn.execute(_OUTLOOK, {"now": now, "platforms": list(platforms)})).one()
     return Outlook(next_after=row.next_after, due_now=row.due_id is not None)
 
@@ -415,21 +371,3 @@ async def stale_sending(
         cond.append(_C.id.not_in(list(exclude)))
     stmt = select(OUTBOX).where(and_(*cond)).order_by(_C.id)
     return [OutboxRow.from_row(r) for r in (await conn.execute(stmt)).all()]
-
-
-async def next_due(conn: AsyncConnection, *, after: datetime, platforms: Collection[str]) -> datetime | None:
-    """The earliest ``not_before`` of a pending row later than ``after``."""
-    stmt = select(func.min(_C.not_before)).where(
-        _C.status == "pending", _C.not_before > after, _C.platform.in_(list(platforms))
-    )
-    value: datetime | None = (await conn.execute(stmt)).scalar()
-    return value
-
-
-async def has_due(conn: AsyncConnection, *, now: datetime, platforms: Collection[str]) -> bool:
-    stmt = (
-        select(_C.id)
-        .where(_C.status == "pending", _C.not_before <= now, _C.platform.in_(list(platforms)))
-        .limit(1)
-    )
-    return (await conn.execute(stmt)).first() is not None
