@@ -261,18 +261,7 @@ class Hero:
         answer = targets.get(row.target or "")
         if answer is None or answer.member_id == row.member_id:
             return None
-        question = targets.get(answer.target or "")
-        if question is None or question.member_id != row.member_id:
-            return None  # only the asker's ✅ confirms
-        return await self._confirm_question(
-            conn,
-            question.uid,
-            solved=True,
-            at=at,
-            helper=answer.member_id,
-            answer_uid=answer.uid,
-            batch=batch,
-        )
+        return await self._confirm_answer(conn, row, answer, targets, at=at, batch=batch)
 
     async def _said_solved(
         self, conn: AsyncConnection, row: Row, targets: Mapping[str, Row], *, at: datetime, batch: CheckBatch
@@ -284,7 +273,21 @@ class Hero:
             return None
         if target.member_id == row.member_id:
             return await self._confirm_question(conn, target.uid, solved=True, at=at, batch=batch)
-        question = targets.get(target.target or "")
+        return await self._confirm_answer(conn, row, target, targets, at=at, batch=batch)
+
+    async def _confirm_answer(
+        self,
+        conn: AsyncConnection,
+        row: Row,
+        answer: Row,
+        targets: Mapping[str, Row],
+        *,
+        at: datetime,
+        batch: CheckBatch,
+    ) -> CheckOutcome | None:
+        """``row``'s author confirms ``answer`` solved their question: only when the answer
+        replies to a question of theirs (only the asker confirms); its author is credited."""
+        question = targets.get(answer.target or "")
         if question is None or question.member_id != row.member_id:
             return None
         return await self._confirm_question(
@@ -292,8 +295,8 @@ class Hero:
             question.uid,
             solved=True,
             at=at,
-            helper=target.member_id,
-            answer_uid=target.uid,
+            helper=answer.member_id,
+            answer_uid=answer.uid,
             batch=batch,
         )
 

@@ -320,19 +320,15 @@ async def askers_reads(
     """The askers' consent, their deliverable non-bot accounts (oldest first) and the most common
     time-zone offset of those with an account to write to: one trip on SQLite."""
     parts = [list(chunk) for chunk in chunks(sorted(member_ids))]
-    queries: list[tuple[str, Sequence[Any]]] = []
-    for part in parts:
-        marks = sqlite_fast.in_list(part)
-        queries += [(SQLITE_CONSENTS % marks, part), (_SQLITE_ACCOUNTS % marks, part)]
-    pages = await sqlite_fast.run_reads(conn, queries)
-    raw = pages is not None
-    if pages is None:
-        pages = []
-        for part in parts:
-            pages += [
-                list(await conn.execute(CONSENTS, {"ids": part})),
-                list(await conn.execute(_ACCOUNTS, {"ids": part})),
-            ]
+    raw, pages = await sqlite_fast.read_chunks(
+        conn,
+        parts,
+        raw=lambda part: [
+            (SQLITE_CONSENTS % sqlite_fast.in_list(part), part),
+            (_SQLITE_ACCOUNTS % sqlite_fast.in_list(part), part),
+        ],
+        portable=lambda part: [(CONSENTS, {"ids": part}), (_ACCOUNTS, {"ids": part})],
+    )
     consent: dict[int, dict[str, str]] = {}
     for page in pages[0::2]:
         for mid, scope, state in page:

@@ -245,32 +245,34 @@ async def _read_members(
     """(raw, [member, identity, invitation, consent, evidence rows], paused programmes if
     asked): one trip on SQLite."""
     parts = [list(chunk) for chunk in chunks(ids)]
-    queries: list[tuple[str, Sequence[Any]]] = []
-    for part in parts:
+
+    def raw_reads(part: list[int]) -> list[sqlite_fast.Query]:
         marks = sqlite_fast.in_list(part)
-        queries += [
+        return [
             (_SQLITE_MEMBERS % marks, [sqlite_time(day_ago), *part]),
             (_SQLITE_IDENTITIES % marks, part),
             (_SQLITE_INVITATIONS % marks, part),
             (SQLITE_CONSENTS % marks, part),
             (_SQLITE_EVIDENCE % marks, part),
         ]
-    if paused:
-        queries.append((SQLITE_PAUSED, ()))
-    pages = await sqlite_fast.run_reads(conn, queries)
-    raw = pages is not None
-    if pages is None:
-        pages = []
-        for part in parts:
-            pages += [
-                list(await conn.execute(_MEMBERS, {"ids": part, "day_ago": day_ago})),
-                list(await conn.execute(_IDENTITIES, {"ids": part})),
-                list(await conn.execute(_INVITATIONS, {"ids": part})),
-                list(await conn.execute(CONSENTS, {"ids": part})),
-                list(await conn.execute(_EVIDENCE, {"ids": part})),
-            ]
-        if paused:
-            pages.append(list(await conn.execute(_PAUSED)))
+
+    def portable_reads(part: list[int]) -> list[sqlite_fast.Statement]:
+        return [
+            (_MEMBERS, {"ids": part, "day_ago": day_ago}),
+            (_IDENTITIES, {"ids": part}),
+            (_INVITATIONS, {"ids": part}),
+            (CONSENTS, {"ids": part}),
+            (_EVIDENCE, {"ids": part}),
+        ]
+
+    raw, pages = await sqlite_fast.read_chunks(
+        conn,
+        parts,
+        raw=raw_reads,
+        portable=portable_reads,
+        tail_raw=[(SQLITE_PAUSED, ())] if paused else (),
+        tail_portable=[(_PAUSED, {})] if paused else (),
+    )
     stopped = {name for (name,) in pages.pop()} if paused else set()
     kinds = [[row for page in pages[i::_READS] for row in page] for i in range(_READS)]
     return raw, kinds, stopped

@@ -17,7 +17,7 @@ the tests run both.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +62,34 @@ async def run_reads(
 
     result: list[list[Any]] = await run(on_thread)
     return result
+
+
+Query = tuple[str, Sequence[Any]]
+Statement = tuple[Any, Mapping[str, Any]]
+
+
+async def read_chunks(
+    conn: AsyncConnection,
+    parts: Sequence[list[int]],
+    *,
+    raw: Callable[[list[int]], list[Query]],
+    portable: Callable[[list[int]], list[Statement]],
+    tail_raw: Sequence[Query] = (),
+    tail_portable: Sequence[Statement] = (),
+) -> tuple[bool, list[list[Any]]]:
+    """The same reads for each chunk of ids (then a few once): as plain SQL in one trip on
+    SQLite, else as the SQLAlchemy statements one by one. Returns (raw, pages in order): raw
+    rows carry columns as SQLite stores them (the caller decodes JSON and times)."""
+    pages = await run_reads(conn, [q for part in parts for q in raw(part)] + list(tail_raw))
+    if pages is not None:
+        return True, pages
+    pages = []
+    for part in parts:
+        for stmt, params in portable(part):
+            pages.append(list(await conn.execute(stmt, params)))
+    for stmt, params in tail_portable:
+        pages.append(list(await conn.execute(stmt, params)))
+    return False, pages
 
 
 def encode(value: Any) -> Any:
