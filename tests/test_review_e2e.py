@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sim_support import MONDAY, integrator_mails, question_and_answer, run_lines, user
 from sqlalchemy import func, select
 
 from bot.settings import Settings, parse_settings
@@ -26,7 +27,6 @@ from bot.store.live_models import Invitation, ProgrammePoints, SolutionCheck
 from bot.store.models import Activity, Identity, Member
 
 ON_SQLITE = not os.environ.get("COHORTBOT_TEST_PG_URL")
-MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # 10:00 UTC: outside everyone's quiet hours
 GUILD = "123456789012345678"
 WORKSPACE = "T0123ABCD"
 BOSS = {"id": "900000000000000001", "name": "Boss"}
@@ -53,14 +53,11 @@ def _settings() -> Settings:
     )
 
 
-def _user(uid: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": uid, "name": name or uid, **extra}
+_user = user
 
 
 async def _run(store: Store, lines: Iterable[str]) -> list[dict[str, Any]]:
-    report, actions = await simulate(list(lines), settings=_settings(), store=store)
-    assert report.rejected == []
-    return actions
+    return await run_lines(store, lines, _settings())
 
 
 def _admin(at: datetime, command: str, *, platform: str = "discord") -> str:
@@ -131,24 +128,8 @@ async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
     await _run(
         store,
         [
-            to_line(
-                MONDAY,
-                "discord",
-                "message",
-                asker,
-                channel="help",
-                message_id="q1",
-                text="How do I make my phone sync contacts after the update?",
-            ),
-            to_line(
-                MONDAY + timedelta(minutes=10),
-                "discord",
-                "message",
-                helper,
-                channel="help",
-                message_id="a1",
-                reply_to="q1",
-                text="Open Settings > Accounts, enable Sync contacts, then restart the app.",
+            *question_and_answer(
+                asker, helper, question="How do I make my phone sync contacts after the update?"
             ),
             to_line(
                 MONDAY + timedelta(days=1), "discord", "message", _user("7003"), channel="general", text="hi"
@@ -382,28 +363,9 @@ async def test_a_paused_programme_invites_nobody_and_a_campaign_dry_runs_first(s
 
 
 async def test_an_approved_invitation_leaves_by_mail_and_strangers_are_refused(store: Store) -> None:
-    si = _user("sam@accenture.com", "Sam", email="sam@accenture.com")
-    texts = [
-        "We deploy this for our customers at several banks; the LDAP connector needs a config option.",
-        "Our customers run it on RHEL with our integration layer; here is the config we ship:\n"
-        "```\n[sync]\nldap_url = ldaps://x\n```",
-        "We integrate the server for our clients and maintain it; any plans for SAML?",
-    ]
     await _run(
         store,
-        [
-            to_line(
-                MONDAY - timedelta(days=40) + timedelta(days=10 * i),
-                "mail",
-                "message",
-                si,
-                channel="users@lists.example.org",
-                message_id=f"<si{i}@accenture.com>",
-                text=t,
-                subject="LDAP connector",
-            )
-            for i, t in enumerate(texts)
-        ],
+        integrator_mails(),
     )
     async with store.connection() as conn:
         waiting = (

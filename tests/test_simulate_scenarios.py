@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from sim_support import MONDAY, integrator_mails, question_and_answer, run_lines, user
 from sqlalchemy import select
 
-from bot.settings import Settings
 from bot.sim_events import to_line
-from bot.simulate import simulate
 from bot.store import Store
 from bot.store.live_models import Invitation, ProgrammePoints
 from bot.store.models import Identity
-
-MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # 10:00 UTC: outside everyone's quiet hours
 
 PATCH = (
     "The parser crashes on an empty header; backtrace:\n```\n"
@@ -26,14 +22,8 @@ PATCH = (
 )
 
 
-def _user(uid: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": uid, "name": name or uid, **extra}
-
-
-async def _run(store: Store, lines: Iterable[str], settings: Settings | None = None) -> list[dict[str, Any]]:
-    report, actions = await simulate(list(lines), settings=settings or Settings(), store=store)
-    assert report.rejected == []
-    return actions
+_user = user
+_run = run_lines
 
 
 def _to(actions: list[dict[str, Any]], **match: str) -> list[dict[str, Any]]:
@@ -132,26 +122,7 @@ async def test_an_end_user_asking_basic_questions_is_invited_to_device_testing(s
 
 
 async def test_a_system_integrators_invitation_waits_for_approval(store: Store) -> None:
-    si = _user("sam@accenture.com", "Sam", email="sam@accenture.com")
-    texts = [
-        "We deploy this for our customers at several banks; the LDAP connector needs a config option.",
-        "Our customers run it on RHEL with our integration layer; here is the config we ship:\n"
-        "```\n[sync]\nldap_url = ldaps://x\n```",
-        "We integrate the server for our clients and maintain it; any plans for SAML?",
-    ]
-    lines = [
-        to_line(
-            MONDAY - timedelta(days=40) + timedelta(days=10 * i),
-            "mail",
-            "message",
-            si,
-            channel="users@lists.example.org",
-            message_id=f"<si{i}@accenture.com>",
-            text=t,
-            subject="LDAP connector",
-        )
-        for i, t in enumerate(texts)
-    ]
+    lines = integrator_mails()
     actions = await _run(store, lines)
     async with store.connection() as conn:
         rows = (await conn.execute(select(Invitation.programme, Invitation.status))).all()
@@ -238,27 +209,9 @@ async def test_a_display_name_of_everyone_pings_nobody(store: Store) -> None:
 async def test_the_askers_yes_solved_credits_the_helper(store: Store) -> None:
     asker = _user("7001", "Asker")
     helper = _user("7002", "Helper")
-    lines = [
-        to_line(
-            MONDAY,
-            "discord",
-            "message",
-            asker,
-            channel="help",
-            message_id="q1",
-            text="How do I enable contact sync on my phone? It never syncs.",
-        ),
-        to_line(
-            MONDAY + timedelta(minutes=10),
-            "discord",
-            "message",
-            helper,
-            channel="help",
-            message_id="a1",
-            reply_to="q1",
-            text="Open Settings > Accounts, enable Sync contacts, then restart the app.",
-        ),
-    ]
+    lines = question_and_answer(
+        asker, helper, question="How do I enable contact sync on my phone? It never syncs."
+    )
     # The check waits a little after the answer (the asker may be trying it); a later event moves the clock.
     lines.append(
         to_line(MONDAY + timedelta(days=1), "discord", "message", _user("7003"), channel="general", text="hi")
