@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -317,17 +317,23 @@ async def hold(conn: AsyncConnection, outbox_id: int, *, now: datetime, worker_i
     Writing first takes SQLite's write lock before the consent reads, so the check and the
     attempt count that follow see one consistent database.
     """
-    res = await conn.execute(
-        update(OUTBOX)
-        .where(_C.id == outbox_id, _C.status == "sending", _C.claimed_by == worker_id)
-        .values(claimed_at=now)
-    )
+    res = await conn.execute(HOLD, {"b_id": outbox_id, "b_worker": worker_id, "b_at": now})
     return bool(res.rowcount)
 
 
 async def count_attempt(conn: AsyncConnection, outbox_id: int) -> None:
     """Count a send attempt, in the transaction committed just before the platform is called."""
-    await conn.execute(update(OUTBOX).where(_C.id == outbox_id).values(attempts=_C.attempts + 1))
+    await conn.execute(COUNT_ATTEMPT, {"b_id": outbox_id})
+
+
+#: ``hold`` and ``count_attempt``, built once: they run before every message that leaves
+#: (``outbox_views.hold_and_check`` also runs them as plain SQL on SQLite).
+HOLD = (
+    update(OUTBOX)
+    .where(_C.id == bindparam("b_id"), _C.status == "sending", _C.claimed_by == bindparam("b_worker"))
+    .values(claimed_at=bindparam("b_at"))
+)
+COUNT_ATTEMPT = update(OUTBOX).where(_C.id == bindparam("b_id")).values(attempts=_C.attempts + 1)
 
 
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:

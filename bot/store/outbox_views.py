@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Erasure, ProgrammeState
 from bot.store.models import Identity, Member
+from bot.store.outbox import COUNT_ATTEMPT as ob_COUNT_ATTEMPT
+from bot.store.outbox import HOLD as ob_HOLD
 from bot.store.outbox import OUTBOX, OutboxRow
 from bot.store.outbox import count_attempt as ob_count_attempt
 from bot.store.outbox import hold as ob_hold
@@ -143,10 +145,24 @@ async def send_check(conn: AsyncConnection, row: OutboxRow) -> SendCheck:
     return _judge(row, tuple(found))
 
 
-_LAST_CHECK_SQLITE = _LAST_CHECK.compile(dialect=sqlite_dialect())
-_LAST_CHECK_DEFAULTS = dict(_LAST_CHECK_SQLITE.params)
-_HOLD_SQLITE = "UPDATE outbox SET claimed_at = ? WHERE id = ? AND status = 'sending' AND claimed_by = ?"
-_COUNT_SQLITE = "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
+class _OnSqlite:
+    """A prebuilt statement compiled once for SQLite: its text and its positional parameters
+    (the statement's own literals filled in), for the one-trip path of ``hold_and_check``."""
+
+    def __init__(self, stmt: Any) -> None:
+        compiled = stmt.compile(dialect=sqlite_dialect())
+        self.sql: str = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        self._defaults = dict(compiled.params)
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        merged = {**self._defaults, **values}
+        return tuple(merged[name] for name in self._names)
+
+
+_LAST_CHECK_SQLITE = _OnSqlite(_LAST_CHECK)
+_HOLD_SQLITE = _OnSqlite(ob_HOLD)
+_COUNT_SQLITE = _OnSqlite(ob_COUNT_ATTEMPT)
 
 
 async def hold_and_check(
@@ -168,15 +184,16 @@ async def hold_and_check(
         if not check.paused and check.block is None:
             await ob_count_attempt(conn, row.id)
         return check
-    merged = {**_LAST_CHECK_DEFAULTS, **params}  # the statement's own literals (limits, 'out')
-    ordered = tuple(merged[name] for name in _LAST_CHECK_SQLITE.positiontup or ())
+    check_params = _LAST_CHECK_SQLITE.params(params)
+    hold_params = _HOLD_SQLITE.params({"b_id": row.id, "b_worker": worker_id, "b_at": sqlite_time(now)})
+    count_params = _COUNT_SQLITE.params({"b_id": row.id})
 
     def trip(raw: sqlite3.Connection) -> SendCheck | None:
-        if raw.execute(_HOLD_SQLITE, (sqlite_time(now), row.id, worker_id)).rowcount == 0:
+        if raw.execute(_HOLD_SQLITE.sql, hold_params).rowcount == 0:
             return None
-        check = _judge(row, raw.execute(_LAST_CHECK_SQLITE.string, ordered).fetchone())
+        check = _judge(row, raw.execute(_LAST_CHECK_SQLITE.sql, check_params).fetchone())
         if not check.paused and check.block is None:
-            raw.execute(_COUNT_SQLITE, (row.id,))
+            raw.execute(_COUNT_SQLITE.sql, count_params)
         return check
 
     result: SendCheck | None = await run(trip)
