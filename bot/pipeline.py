@@ -34,6 +34,7 @@ from bot.core.outbound import CommandReply
 from bot.store import Store
 from bot.store.ingest import Ingestor, IngestResult
 from bot.store.outbox import take_enqueued
+from bot.store.sqlite_inline import inline_sqlite
 from segmentation.engine import SegmentationEngine
 from segmentation.repository import CursorMoved
 
@@ -179,18 +180,23 @@ class Pipeline:
                 return
 
     async def _run_items(self, items: list[_Item]) -> None:
-        """Split at commands and clicks, which must see everything before them done."""
+        """Split at commands and clicks, which must see everything before them done.
+
+        SQLite calls run on this thread (``sqlite_inline``): a batch's statements are index
+        lookups and small writes, cheaper than the trips to aiosqlite's thread.
+        """
         run: list[_Item] = []
-        for item in items:
-            if isinstance(item.event, CommandInvoked | ActionClicked):
-                if run:
-                    await self._with_retry(self._run_batch, run)
-                    run = []
-                await self._with_retry(self._run_interactive, [item])
-            else:
-                run.append(item)
-        if run:
-            await self._with_retry(self._run_batch, run)
+        with inline_sqlite():
+            for item in items:
+                if isinstance(item.event, CommandInvoked | ActionClicked):
+                    if run:
+                        await self._with_retry(self._run_batch, run)
+                        run = []
+                    await self._with_retry(self._run_interactive, [item])
+                else:
+                    run.append(item)
+            if run:
+                await self._with_retry(self._run_batch, run)
 
     async def _with_retry(self, step: Callable[[list[_Item]], Awaitable[None]], items: list[_Item]) -> None:
         delay = self.retry_first

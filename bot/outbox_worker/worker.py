@@ -42,6 +42,7 @@ from bot.outbox_worker.settling import STORE_ERRORS, SentHook, Settler
 from bot.store import Store
 from bot.store import outbox as ob
 from bot.store import outbox_views as views
+from bot.store.sqlite_inline import inline_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +235,14 @@ class OutboxWorker:
         what is due now is processed. Raises ``StoreUnavailable`` if the database fails.
         """
         frozen = self._clock if isinstance(self._clock, FrozenClock) else None
-        total = 0
         self._wake.clear()
         self._nudged = False
+        # The rounds' statements are short: SQLite runs them on this thread (``sqlite_inline``).
+        with inline_sqlite():
+            return await self._drain(frozen, until)
+
+    async def _drain(self, frozen: FrozenClock | None, until: datetime | None) -> int:
+        total = 0
         try:
             if self._needs_recovery:
                 total += await self._recover()

@@ -25,7 +25,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.errors import StoreUnavailable
-from bot.store import sqlite_hops  # noqa: F401  (one thread trip per SQLite statement)
+from bot.store import (
+    sqlite_hops,  # noqa: F401  (one thread trip per SQLite statement)
+    sqlite_inline,  # no thread trip at all in the hot paths
+)
 from bot.store.checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # NORMAL in WAL mode: a commit is durable once the WAL is synced at the next checkpoint;
     # the database never corrupts, a power cut can only lose the last commits.
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    # Wait up to 30 s for another writer's lock (on aiosqlite's thread; ``sqlite_inline``).
+    sqlite_inline.waiting_pragma(cur, dbapi_conn)
     # 64 MiB of page cache (default 2 MiB): an import inserts into the random-keyed event_uid
     # and member indexes, which outgrow a small cache within thousands of rows; then every
     # insert reads its index pages back through the OS (1M chat messages: 24 GB read and
