@@ -180,23 +180,26 @@ class Pipeline:
                 return
 
     async def _run_items(self, items: list[_Item]) -> None:
-        """Split at commands and clicks, which must see everything before them done.
-
-        SQLite calls run on this thread (``sqlite_inline``): a batch's statements are index
-        lookups and small writes, cheaper than the trips to aiosqlite's thread.
-        """
+        """Split at commands and clicks, which must see everything before them done."""
         run: list[_Item] = []
+        for item in items:
+            if isinstance(item.event, CommandInvoked | ActionClicked):
+                if run:
+                    await self._with_retry(self._run_inline, run)
+                    run = []
+                await self._with_retry(self._run_interactive, [item])
+            else:
+                run.append(item)
+        if run:
+            await self._with_retry(self._run_inline, run)
+
+    async def _run_inline(self, items: list[_Item]) -> None:
+        """A batch with its SQLite calls on this thread (``sqlite_inline``): its statements are
+        index lookups and small writes, cheaper than the trips to aiosqlite's thread. Commands
+        keep the thread: a manager's ``digest`` or a member's ``mydata`` may read a lot, and
+        the loop must not stop for it."""
         with inline_sqlite():
-            for item in items:
-                if isinstance(item.event, CommandInvoked | ActionClicked):
-                    if run:
-                        await self._with_retry(self._run_batch, run)
-                        run = []
-                    await self._with_retry(self._run_interactive, [item])
-                else:
-                    run.append(item)
-            if run:
-                await self._with_retry(self._run_batch, run)
+            await self._run_batch(items)
 
     async def _with_retry(self, step: Callable[[list[_Item]], Awaitable[None]], items: list[_Item]) -> None:
         delay = self.retry_first
