@@ -10,13 +10,14 @@ everyone else becomes a new member.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -70,11 +71,27 @@ class IngestResult:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
+@functools.cache
 def _insert_ignore(table: type[Base], dialect: str) -> Any:
-    """INSERT that skips rows whose unique key exists: a replay racing another writer is harmless."""
+    """INSERT that skips rows whose unique key exists: a replay racing another writer is harmless.
+
+    Built once per table and dialect: building a statement costs more Python time than
+    running it, and the live pipeline asks for these in every batch with a newcomer.
+    """
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+# The lookups of every batch, built once (as ``_insert_ignore``); the IN lists expand per call.
+_KNOWN_ACCOUNTS = select(Identity.external_id, Identity.member_id).where(
+    Identity.platform == bindparam("platform"), Identity.external_id.in_(bindparam("ids", expanding=True))
+)
+_EMAIL_OWNERS = (
+    select(Identity.email, Identity.member_id)
+    .where(Identity.email.in_(bindparam("emails", expanding=True)))
+    .order_by(Identity.id)
+)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -187,11 +204,7 @@ class Ingestor:
         by_email: dict[str, int] = {}
         emails = sorted({e for k in missing if (e := _email_of(actors[k][0]))})
         for chunk in _chunks(emails):
-            owners = await conn.execute(
-                select(Identity.email, Identity.member_id)
-                .where(Identity.email.in_(list(chunk)))
-                .order_by(Identity.id)
-            )
+            owners = await conn.execute(_EMAIL_OWNERS, {"emails": list(chunk)})
             for owner_email, owner_id in owners:
                 if owner_email:
                     by_email.setdefault(owner_email, owner_id)
@@ -269,11 +282,7 @@ class Ingestor:
             by_platform.setdefault(platform, []).append(external_id)
         for platform, ids in by_platform.items():
             for chunk in _chunks(ids):
-                rows = await conn.execute(
-                    select(Identity.external_id, Identity.member_id).where(
-                        Identity.platform == platform, Identity.external_id.in_(list(chunk))
-                    )
-                )
+                rows = await conn.execute(_KNOWN_ACCOUNTS, {"platform": platform, "ids": list(chunk)})
                 for external_id, member_id in rows:
                     self._members[(platform, external_id)] = member_id
 

@@ -294,19 +294,8 @@ async def claim(
     """
     if not ids:
         return []
-    inner = (
-        select(_C.id)
-        .where(_C.id.in_(list(ids)), _C.status == "pending")
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(OUTBOX)
-        .where(_C.id.in_(inner), _C.status == "pending")
-        .values(status="sending", claimed_at=now, claimed_by=worker_id)
-        .returning(*OUTBOX.c)
-    )
-    rows = [OutboxRow.from_row(r) for r in (await conn.execute(stmt)).all()]
+    params = {"b_ids": list(ids), "b_at": now, "b_worker": worker_id}
+    rows = [OutboxRow.from_row(r) for r in (await conn.execute(CLAIM, params)).all()]
     rows.sort(key=lambda r: (r.not_before, r.id))
     return rows
 
@@ -334,6 +323,26 @@ HOLD = (
     .values(claimed_at=bindparam("b_at"))
 )
 COUNT_ATTEMPT = update(OUTBOX).where(_C.id == bindparam("b_id")).values(attempts=_C.attempts + 1)
+#: ``mark_sent`` and ``claim``, built once for the same reason.
+MARK_SENT = (
+    update(OUTBOX)
+    .where(_C.id == bindparam("b_id"), _C.status == "sending")
+    .values(status="sent", sent_at=bindparam("b_at"), receipt=bindparam("b_receipt"), last_error=None)
+)
+CLAIM = (
+    update(OUTBOX)
+    .where(
+        _C.id.in_(
+            select(_C.id)
+            .where(_C.id.in_(bindparam("b_ids", expanding=True)), _C.status == "pending")
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        ),
+        _C.status == "pending",
+    )
+    .values(status="sending", claimed_at=bindparam("b_at"), claimed_by=bindparam("b_worker"))
+    .returning(*OUTBOX.c)
+)
 
 
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
@@ -347,11 +356,7 @@ def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
 
 async def mark_sent(conn: AsyncConnection, outbox_id: int, receipt: SendReceipt, *, now: datetime) -> bool:
     """Record the platform's receipt; False if the row was not "sending" (erased meanwhile)."""
-    res = await conn.execute(
-        update(OUTBOX)
-        .where(_C.id == outbox_id, _C.status == "sending")
-        .values(status="sent", sent_at=now, receipt=_receipt_json(receipt), last_error=None)
-    )
+    res = await conn.execute(MARK_SENT, {"b_id": outbox_id, "b_at": now, "b_receipt": _receipt_json(receipt)})
     return bool(res.rowcount)
 
 
