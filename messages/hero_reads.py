@@ -3,8 +3,9 @@
 Every reader takes the whole batch's keys and answers in one query per chunk, from a
 statement built once at import: the loop runs after each ingested batch, and single-row
 reads per answer (or composing a select per batch) cost more than the work itself. The
-batch's activities come with what they answer and their authors' bot flags, names and time
-zones in a single query.
+batch's activities come with their authors' bot flags and names; what they answer (and what
+that answers) is read by uid in a second and third small query, not found in SQL: SQLite
+spent twice as long on one statement with common table expressions and OR-ed subqueries.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, or_, select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.live_models import OutboxMessage, SolutionCheck
@@ -22,12 +23,12 @@ from bot.store.models import Activity, Identity, Member, MemberFeatureRow, Place
 from messages import sqlite_fast
 from messages.snapshots import (
     CONSENTS,
+    PAUSED,
     SQLITE_CONSENTS,
     SQLITE_PAUSED,
     Account,
     chunks,
     most_common_offset,
-    paused_programmes,
 )
 from segmentation.signals import is_question
 
@@ -103,88 +104,6 @@ _COLUMNS = (
 )
 _FROM = _A.outerjoin(Place, Place.id == _A.c.place_id).join(Member, Member.id == _A.c.member_id)
 _ROWS = select(*_COLUMNS).select_from(_FROM).where(_A.c.event_uid.in_(_UIDS))
-# What the batch's activities answer (reply or thread root), and what those answer in turn: a
-# ✅ names an answer whose question the loop needs too. Both links are read, whichever
-# ``Row.target`` picks; a row more in the map changes no lookup.
-_FIRST = select(_A.c.reply_to_uid, _A.c.thread_uid).where(_A.c.event_uid.in_(_UIDS)).cte("answered")
-_A2 = _A.alias("answered_activity")
-_SECOND = (
-    select(_A2.c.reply_to_uid, _A2.c.thread_uid)
-    .where(
-        or_(
-            _A2.c.event_uid.in_(select(_FIRST.c.reply_to_uid)),
-            _A2.c.event_uid.in_(select(_FIRST.c.thread_uid)),
-        )
-    )
-    .cte("answered_in_turn")
-)
-_WITH_TARGETS = (
-    select(*_COLUMNS)
-    .select_from(_FROM)
-    .where(
-        or_(
-            _A.c.event_uid.in_(_UIDS),
-            _A.c.event_uid.in_(select(_FIRST.c.reply_to_uid)),
-            _A.c.event_uid.in_(select(_FIRST.c.thread_uid)),
-            _A.c.event_uid.in_(select(_SECOND.c.reply_to_uid)),
-            _A.c.event_uid.in_(select(_SECOND.c.thread_uid)),
-        )
-    )
-)
-
-
-async def read_rows(conn: AsyncConnection, uids: Collection[str], *, with_targets: bool = False) -> Reads:
-    """The activities (messages, reactions) with these uids; ``with_targets`` adds the messages
-    they answer and what those answer, in the same query. ``rows`` lists the asked-for uids
-    first, in sorted order, then the others."""
-    wanted = sorted({u for u in uids if u})
-    pages = [
-        list(await conn.execute(_WITH_TARGETS if with_targets else _ROWS, {"uids": list(chunk)}))
-        for chunk in chunks(wanted)
-    ]
-    return _reads(wanted, pages, raw=False)
-
-
-def _reads(wanted: list[str], pages: list[list[Any]], *, raw: bool) -> Reads:
-    out = Reads()
-    found: dict[str, Row] = {}
-    for page in pages:
-        for (
-            uid,
-            mid,
-            kind,
-            own_text,
-            subject,
-            native_id,
-            reply_to,
-            thread,
-            platform,
-            occurred_at,
-            channel_id,
-            place_name,
-            is_bot,
-            name,
-        ) in page:
-            found[uid] = Row(
-                uid=uid,
-                member_id=mid,
-                kind=kind,
-                own_text=own_text or "",
-                subject=subject,
-                native_id=native_id or "",
-                reply_to=reply_to,
-                thread=thread,
-                platform=platform,
-                occurred_at=sqlite_fast.aware(occurred_at) if raw else occurred_at,
-                place_id=channel_id or "",
-                place_name=place_name or "",
-            )
-            if is_bot:
-                out.bots.add(mid)
-            out.names[mid] = name
-    out.rows = {u: found.pop(u) for u in wanted if u in found}
-    out.rows.update(found)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +117,7 @@ class OpenCheck:
     sent_at: datetime | None
 
 
+#: The askers' checks still waiting, oldest first, with their sent message's receipt.
 _OPEN_CHECKS = (
     select(
         SolutionCheck.asker_member_id,
@@ -208,12 +128,7 @@ _OPEN_CHECKS = (
         OutboxMessage.sent_at,
     )
     .outerjoin(OutboxMessage, OutboxMessage.dedupe_key == "solved?:" + SolutionCheck.question_uid)
-    .where(
-        SolutionCheck.asker_member_id.in_(
-            select(_A.c.member_id).where(_A.c.event_uid.in_(_UIDS), _A.c.kind == "message")
-        ),
-        SolutionCheck.status == "asked",
-    )
+    .where(SolutionCheck.asker_member_id.in_(_IDS), SolutionCheck.status == "asked")
     .order_by(SolutionCheck.id)
 )
 #: Deliverable, non-bot accounts, oldest first, with the member's time zones seen (a JSON path:
@@ -234,30 +149,19 @@ _ACCOUNTS = (
 
 
 # The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_fast``).
-_SQLITE_WITH_TARGETS = (
-    "WITH answered AS (SELECT activity.reply_to_uid AS reply_to_uid, activity.thread_uid AS thread_uid "
-    "FROM activity WHERE activity.event_uid IN (%(uids)s)), "
-    "answered_in_turn AS (SELECT answered_activity.reply_to_uid AS reply_to_uid, "
-    "answered_activity.thread_uid AS thread_uid FROM activity AS answered_activity "
-    "WHERE answered_activity.event_uid IN (SELECT answered.reply_to_uid FROM answered) "
-    "OR answered_activity.event_uid IN (SELECT answered.thread_uid FROM answered)) "
+_SQLITE_ROWS = (
     "SELECT activity.event_uid, activity.member_id, activity.kind, activity.own_text, activity.subject, "
     "activity.native_id, activity.reply_to_uid, activity.thread_uid, place.platform, activity.occurred_at, "
     "place.channel_id, place.name, member.is_bot, member.display_name FROM activity "
     "LEFT OUTER JOIN place ON place.id = activity.place_id JOIN member ON member.id = activity.member_id "
-    "WHERE activity.event_uid IN (%(uids)s) "
-    "OR activity.event_uid IN (SELECT answered.reply_to_uid FROM answered) "
-    "OR activity.event_uid IN (SELECT answered.thread_uid FROM answered) "
-    "OR activity.event_uid IN (SELECT answered_in_turn.reply_to_uid FROM answered_in_turn) "
-    "OR activity.event_uid IN (SELECT answered_in_turn.thread_uid FROM answered_in_turn)"
+    "WHERE activity.event_uid IN (%s)"
 )
 _SQLITE_OPEN_CHECKS = (
     "SELECT solution_check.asker_member_id, solution_check.question_uid, solution_check.token, "
     "outbox.platform, outbox.receipt, outbox.sent_at FROM solution_check "
     "LEFT OUTER JOIN outbox ON outbox.dedupe_key = ('solved?:' || solution_check.question_uid) "
-    "WHERE solution_check.asker_member_id IN (SELECT activity.member_id FROM activity "
-    "WHERE activity.event_uid IN (%s) AND activity.kind = 'message') "
-    "AND solution_check.status = 'asked' ORDER BY solution_check.id"
+    "WHERE solution_check.asker_member_id IN (%s) AND solution_check.status = 'asked' "
+    "ORDER BY solution_check.id"
 )
 _SQLITE_ACCOUNTS = (
     "SELECT identity.member_id, identity.platform, identity.external_id, identity.email, "
@@ -266,6 +170,120 @@ _SQLITE_ACCOUNTS = (
     "WHERE identity.member_id IN (%s) AND identity.is_bot IS 0 AND identity.undeliverable IS NULL "
     "ORDER BY identity.id"
 )
+
+
+@dataclass(slots=True)
+class _Trip:
+    """One trip's pages: activities by uid, open checks of writers, then the paused programmes."""
+
+    raw: bool
+    rows: list[list[Any]]
+    checks: list[list[Any]]
+    paused: set[str]
+
+
+async def _trip(
+    conn: AsyncConnection, uids: Sequence[str], *, writers: Sequence[int] = (), paused: bool = False
+) -> _Trip:
+    """The activities with these uids, the open checks of these writers and (if asked) the
+    paused programmes: one trip on SQLite, else statement by statement."""
+    row_parts = [list(chunk) for chunk in chunks(uids)]
+    writer_parts = [list(chunk) for chunk in chunks(writers)]
+    raw, pages = await sqlite_fast.read_all(
+        conn,
+        [(_SQLITE_ROWS % sqlite_fast.in_list(part), part) for part in row_parts]
+        + [(_SQLITE_OPEN_CHECKS % sqlite_fast.in_list(part), part) for part in writer_parts]
+        + ([(SQLITE_PAUSED, ())] if paused else []),
+        [(_ROWS, {"uids": part}) for part in row_parts]
+        + [(_OPEN_CHECKS, {"ids": part}) for part in writer_parts]
+        + ([(PAUSED, {})] if paused else []),
+    )
+    n, m = len(row_parts), len(writer_parts)
+    stopped = {name for (name,) in pages[n + m]} if paused else set()
+    return _Trip(raw, pages[:n], pages[n : n + m], stopped)
+
+
+class _Found:
+    """Activities read so far, as ``Row`` values, with their authors' bot flags and names."""
+
+    __slots__ = ("bots", "names", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.bots: set[int] = set()
+        self.names: dict[int, str] = {}
+
+    def add(self, pages: list[list[Any]], *, raw: bool) -> None:
+        rows, names = self.rows, self.names
+        for page in pages:
+            for (
+                uid,
+                mid,
+                kind,
+                own_text,
+                subject,
+                native_id,
+                reply_to,
+                thread,
+                platform,
+                occurred_at,
+                channel_id,
+                place_name,
+                is_bot,
+                name,
+            ) in page:
+                rows[uid] = Row(
+                    uid,
+                    mid,
+                    kind,
+                    own_text or "",
+                    subject,
+                    native_id or "",
+                    reply_to,
+                    thread,
+                    platform,
+                    sqlite_fast.aware(occurred_at) if raw else occurred_at,
+                    channel_id or "",
+                    place_name or "",
+                )
+                if is_bot:
+                    self.bots.add(mid)
+                names[mid] = name
+
+    def missing(self, uids: Collection[str]) -> list[str]:
+        return sorted(u for u in uids if u not in self.rows)
+
+    def links(self, uids: Collection[str]) -> set[str]:
+        """What the read activities among ``uids`` answer: both the replied-to message and the
+        thread's root, whichever ``Row.target`` picks (a row more in the map changes no lookup)."""
+        out: set[str] = set()
+        rows = self.rows
+        for uid in uids:
+            row = rows.get(uid)
+            if row is not None:
+                if row.reply_to:
+                    out.add(row.reply_to)
+                if row.thread:
+                    out.add(row.thread)
+        return out
+
+    def reads(self, wanted: list[str]) -> Reads:
+        """``rows`` with the asked-for uids first, in sorted order, then the others."""
+        found = dict(self.rows)
+        out = Reads(bots=self.bots, names=self.names)
+        out.rows = {u: found.pop(u) for u in wanted if u in found}
+        out.rows.update(found)
+        return out
+
+
+async def read_rows(conn: AsyncConnection, uids: Collection[str]) -> Reads:
+    """The activities (messages, reactions) with these uids. ``rows`` lists the asked-for uids
+    first, in sorted order, then the others."""
+    wanted = sorted({u for u in uids if u})
+    trip = await _trip(conn, wanted)
+    found = _Found()
+    found.add(trip.rows, raw=trip.raw)
+    return found.reads(wanted)
 
 
 @dataclass(slots=True)
@@ -278,40 +296,31 @@ class Start:
 
 
 async def read_start(conn: AsyncConnection, uids: Collection[str]) -> Start:
-    """Paused programmes, the batch's activities with their targets (two levels) and the open
-    checks of its message writers, per asker in the order they were made: one trip on SQLite."""
+    """Paused programmes, the batch's activities with their targets (two levels: a ✅ names an
+    answer whose question the loop needs too) and the open checks of its message writers, per
+    asker in the order they were made.
+
+    Up to three reads by uid (the batch's activities and the paused programmes; what they
+    answer and the writers' open checks; what that answers), each one trip on SQLite."""
     wanted = sorted({u for u in uids if u})
-    parts = [list(chunk) for chunk in chunks(wanted)]
-    queries: list[tuple[str, Sequence[Any]]] = [(SQLITE_PAUSED, ())]
-    for part in parts:
-        marks = sqlite_fast.in_list(part)
-        queries += [
-            (_SQLITE_WITH_TARGETS % {"uids": marks}, [*part, *part]),
-            (_SQLITE_OPEN_CHECKS % marks, part),
-        ]
-    pages = await sqlite_fast.run_reads(conn, queries)
-    raw = pages is not None
-    if pages is None:
-        pages = [[(name,) for name in await paused_programmes(conn)]]
-        for part in parts:
-            pages += [
-                list(await conn.execute(_WITH_TARGETS, {"uids": part})),
-                list(await conn.execute(_OPEN_CHECKS, {"uids": part})),
-            ]
-    out: dict[int, dict[str, OpenCheck]] = {}
-    for page in pages[2::2]:
+    first = await _trip(conn, wanted, paused=True)
+    raw = first.raw
+    found = _Found()
+    found.add(first.rows, raw=raw)
+    writers = sorted({row.member_id for row in found.rows.values() if row.kind == "message"})
+    answered = found.links(wanted)
+    second = await _trip(conn, found.missing(answered), writers=writers)
+    found.add(second.rows, raw=raw)
+    in_turn = found.missing(found.links(answered))
+    if in_turn:
+        found.add((await _trip(conn, in_turn)).rows, raw=raw)
+    out: dict[int, list[OpenCheck]] = {}
+    for page in second.checks:
         for asker, question_uid, token, platform, receipt, sent_at in page:
             if raw:
                 receipt, sent_at = sqlite_fast.loads(receipt), sqlite_fast.utc(sent_at)
-            # A writer in two chunks has their checks read twice: the first reading counts.
-            out.setdefault(asker, {}).setdefault(
-                question_uid, OpenCheck(question_uid, token, platform, receipt, sent_at)
-            )
-    return Start(
-        paused={name for (name,) in pages[0]},
-        reads=_reads(wanted, pages[1::2], raw=raw),
-        open={asker: list(checks.values()) for asker, checks in out.items()},
-    )
+            out.setdefault(asker, []).append(OpenCheck(question_uid, token, platform, receipt, sent_at))
+    return Start(paused=first.paused, reads=found.reads(wanted), open=out)
 
 
 async def askers_reads(

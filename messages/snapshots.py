@@ -126,9 +126,9 @@ _LAST = _ACTIVITY.alias("last_activity")
 _PLACE = Place.__table__
 _OUTBOX = OutboxMessage.__table__
 
-_PAUSED = select(ProgrammeState.name).where(ProgrammeState.paused.is_(True))
+PAUSED = select(ProgrammeState.name).where(ProgrammeState.paused.is_(True))
 #: The paused programmes and the consent of members (an IN list at ``%s``), as plain SQL for
-#: SQLite's one-trip reads here and in ``messages.hero_reads``.
+#: SQLite's one-trip reads here and in ``messages.hero_reads`` (``PAUSED`` and ``CONSENTS`` elsewhere).
 SQLITE_PAUSED = "SELECT programme_state.name FROM programme_state WHERE programme_state.paused IS 1"
 CONSENTS = select(Consent.member_id, Consent.scope, Consent.state).where(Consent.member_id.in_(_IDS))
 
@@ -194,7 +194,7 @@ def _first(row: Any) -> Any:
 
 
 async def paused_programmes(conn: AsyncConnection) -> set[str]:
-    rows = await conn.execute(_PAUSED)
+    rows = await conn.execute(PAUSED)
     return set(rows.scalars())
 
 
@@ -271,7 +271,7 @@ async def _read_members(
         raw=raw_reads,
         portable=portable_reads,
         tail_raw=[(SQLITE_PAUSED, ())] if paused else (),
-        tail_portable=[(_PAUSED, {})] if paused else (),
+        tail_portable=[(PAUSED, {})] if paused else (),
     )
     stopped = {name for (name,) in pages.pop()} if paused else set()
     kinds = [[row for page in pages[i::_READS] for row in page] for i in range(_READS)]

@@ -68,6 +68,18 @@ Query = tuple[str, Sequence[Any]]
 Statement = tuple[Any, Mapping[str, Any]]
 
 
+async def read_all(
+    conn: AsyncConnection, raw: Sequence[Query], portable: Sequence[Statement]
+) -> tuple[bool, list[list[Any]]]:
+    """The same reads given twice: as plain SQL in one trip on SQLite, else as the SQLAlchemy
+    statements one by one. Returns (raw, pages in order): raw rows carry columns as SQLite
+    stores them (the caller decodes JSON and times)."""
+    pages = await run_reads(conn, raw)
+    if pages is not None:
+        return True, pages
+    return False, [list(await conn.execute(stmt, params)) for stmt, params in portable]
+
+
 async def read_chunks(
     conn: AsyncConnection,
     parts: Sequence[list[int]],
@@ -77,19 +89,12 @@ async def read_chunks(
     tail_raw: Sequence[Query] = (),
     tail_portable: Sequence[Statement] = (),
 ) -> tuple[bool, list[list[Any]]]:
-    """The same reads for each chunk of ids (then a few once): as plain SQL in one trip on
-    SQLite, else as the SQLAlchemy statements one by one. Returns (raw, pages in order): raw
-    rows carry columns as SQLite stores them (the caller decodes JSON and times)."""
-    pages = await run_reads(conn, [q for part in parts for q in raw(part)] + list(tail_raw))
-    if pages is not None:
-        return True, pages
-    pages = []
-    for part in parts:
-        for stmt, params in portable(part):
-            pages.append(list(await conn.execute(stmt, params)))
-    for stmt, params in tail_portable:
-        pages.append(list(await conn.execute(stmt, params)))
-    return False, pages
+    """``read_all`` of the same reads for each chunk of ids, then a few once."""
+    return await read_all(
+        conn,
+        [q for part in parts for q in raw(part)] + list(tail_raw),
+        [s for part in parts for s in portable(part)] + list(tail_portable),
+    )
 
 
 def encode(value: Any) -> Any:
