@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from segmentation.config import SegmentationConfig
+from segmentation.config import DimensionSettings, SegmentationConfig
 from segmentation.domains import DomainInfo, OrgKnowledge
 from segmentation.engagement import engagement
 from segmentation.features import MemberFeatures, Profile
@@ -30,20 +31,40 @@ class Previous:
     pinned_by: str | None = None
 
 
-Plan = dict[str, list[tuple[str, Check, Params, float]]]
+class Pin(Protocol):
+    """What ``classify`` reads of a member's current decision for one dimension: a ``Previous``,
+    or the store's current row as it is (``repository.CurrentRow``), with no copy made per call."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def pinned_by(self) -> str | None: ...
+
+
+Rules = list[tuple[str, Check, Params, float]]
+#: Per rule dimension: its rules with their settings, and the dimension's thresholds.
+Plan = dict[str, tuple[Rules, DimensionSettings]]
 
 
 def _plan(config: SegmentationConfig) -> Plan:
-    """The rules of each dimension with their settings, worked out once per settings object."""
+    """The rules of each dimension with their settings, worked out once per settings object
+    (``config.dimension`` validates defaults afresh on every call: too dear per member)."""
     plan: Plan | None = config.memo.get("plan")
     if plan is None:
-        plan = {d: [] for d in _RULE_DIMENSIONS}
+        rules: dict[str, Rules] = {d: [] for d in _RULE_DIMENSIONS}
         for rule in RULES:
             params = Params(config.rule(rule.name))
             if params.weight > 0:  # a weight of 0 switches a rule off
-                plan[rule.dimension].append((rule.name, rule.check, params, params.weight))
+                rules[rule.dimension].append((rule.name, rule.check, params, params.weight))
+        plan = {d: (rules[d], config.dimension(d)) for d in _RULE_DIMENSIONS}
         config.memo["plan"] = plan
     return plan
+
+
+#: The decision of a dimension no rule spoke for. Decisions are immutable, and over half of
+#: all are this one, so each dimension's is built once and shared.
+_NOTHING_FOUND = {d: DimensionDecision(d, UNKNOWN, 0.0) for d in _RULE_DIMENSIONS}
 
 
 def profile_domains(profile: Profile, knowledge: OrgKnowledge) -> tuple[DomainInfo, ...]:
@@ -59,15 +80,14 @@ def _decide(
     dimension: str,
     findings: list[tuple[str, Finding, float]],
     features: MemberFeatures,
-    config: SegmentationConfig,
+    settings: DimensionSettings,
 ) -> DimensionDecision:
-    settings = config.dimension(dimension)
+    if not findings:
+        return _NOTHING_FOUND[dimension]
     scores: dict[str, float] = {}
     for _, finding, weight in findings:
         scores[finding.value] = scores.get(finding.value, 0.0) + weight
-    reasons = tuple(Reason(name, f.value, round(w, 3), f.says) for name, f, w in findings)
-    if not scores:
-        return DimensionDecision(dimension, UNKNOWN, 0.0, reasons)
+    reasons = tuple([Reason(name, f.value, round(w, 3), f.says) for name, f, w in findings])
     best = max(scores, key=lambda v: scores[v])
     total = sum(scores.values())
     confidence = scores[best] / (total + settings.prior)
@@ -120,9 +140,12 @@ def classify(
     config: SegmentationConfig,
     knowledge: OrgKnowledge,
     as_of: datetime,
-    previous: Mapping[str, Previous] | None = None,
+    previous: Mapping[str, Pin] | None = None,
 ) -> SegmentDecision:
-    """Decide every dimension for one member from their features and profile."""
+    """Decide every dimension for one member from their features and profile.
+
+    ``previous``: the member's current decisions by dimension (``Previous`` or the stored rows).
+    """
     previous = previous or {}
     plan = _plan(config)
     domains = profile_domains(profile, knowledge)
@@ -139,12 +162,13 @@ def classify(
             decisions[dimension] = DimensionDecision(dimension, pin.value, 1.0, pinned_by=pin.pinned_by)
             decided[dimension] = pin.value
             continue
+        rules, settings = plan[dimension]
         findings: list[tuple[str, Finding, float]] = []
-        for name, check, params, weight in plan[dimension]:
+        for name, check, params, weight in rules:
             finding = check(ctx, params)
             if finding is not None:
                 findings.append((name, finding, weight * finding.strength))
-        decision = _decide(dimension, findings, features, config)
+        decision = _decide(dimension, findings, features, settings)
         decisions[dimension] = decision
         decided[dimension] = decision.value
     pin = previous.get("engagement")

@@ -146,17 +146,14 @@ class SegmentationEngine:
         as_of: datetime,
     ) -> dict[int, SegmentDecision]:
         out: dict[int, SegmentDecision] = {}
+        config, knowledge = self.config, self.knowledge
         for mid, f in features.items():
             profile = profiles.get(mid)
             if profile is None or profile.is_bot:
                 continue
+            # The current rows carry the value and pin that ``classify`` reads: no copy per member.
             out[mid] = classify(
-                f,
-                profile,
-                config=self.config,
-                knowledge=self.knowledge,
-                as_of=as_of,
-                previous=repo.previous_of(current.get(mid)),
+                f, profile, config=config, knowledge=knowledge, as_of=as_of, previous=current.get(mid)
             )
         return out
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from segmentation.features import MemberFeatures, MessageFacts
-from segmentation.signals import QUESTION, SOLVED, THANKS, MessageSignals, message_signals
+from segmentation.signals import QUESTION, SOLVED, THANKS, MessageSignals, is_question, message_signals
 
 THANKS_EMOJI = frozenset(
     {
@@ -68,15 +68,41 @@ class Credit:
     text: str
 
 
-def signals_of(rows: Sequence[tuple[str, int, str | None, str]]) -> list[MessageSignals]:
-    """Signals for (own_text, patch_lines, subject, signature) tuples; a process pool can run it."""
-    return [
-        message_signals(text, patch_lines=patch_lines, subject=subject, signature=signature)
-        for text, patch_lines, subject, signature in rows
-    ]
+Payload = tuple[str, int, str | None, str]
+
+#: Signals of recent short messages by (own_text, patch_lines, subject, signature) (``signals_of``).
+_SIGNALS: dict[Payload, MessageSignals] = {}
+#: Messages remembered; the memo is emptied when it fills. Signals are a pure function of
+#: the payload, so a remembered one is never stale.
+_SIGNALS_MEMO_SIZE = 4096
+#: Longer texts are not remembered (nor looked up): they rarely recur and would hold memory.
+_SIGNALS_MEMO_CHARS = 1000
 
 
-def payload_of(rows: Iterable[Sequence[Any]]) -> list[tuple[str, int, str | None, str]]:
+def signals_of(rows: Sequence[Payload]) -> list[MessageSignals]:
+    """Signals for (own_text, patch_lines, subject, signature) tuples; a process pool can run it.
+
+    Short messages recur ("thanks!", "+1", a bot's notice, the same question cross-posted)
+    and their signals are a pure function of the payload, so those of the last few thousand
+    distinct short ones are remembered (``MessageSignals`` is immutable, safe to share).
+    """
+    memo = _SIGNALS
+    out: list[MessageSignals] = []
+    for row in rows:
+        text, patch_lines, subject, signature = row
+        short = len(text) + len(signature) <= _SIGNALS_MEMO_CHARS
+        found = memo.get(row) if short else None
+        if found is None:
+            found = message_signals(text, patch_lines=patch_lines, subject=subject, signature=signature)
+            if short:
+                if len(memo) >= _SIGNALS_MEMO_SIZE:
+                    memo.clear()
+                memo[row] = found
+        out.append(found)
+    return out
+
+
+def payload_of(rows: Iterable[Sequence[Any]]) -> list[Payload]:
     return [(r[4] or "", r[7] or 0, r[6], r[5] or "") for r in rows if r[2] == "message"]
 
 
@@ -158,8 +184,8 @@ class Folder:
                 tid,
                 tmid,
                 ttext,
-                tpatch,
-                tsubject,
+                _tpatch,
+                _tsubject,
                 *_extra,  # an incremental page also carries the two bot flags
             ) = row
             self.activities += 1
@@ -185,10 +211,7 @@ class Folder:
             if other:
                 known = self._question(tid)
                 if known is None:  # asked in an earlier run or another partition: look at it again
-                    known = bool(
-                        message_signals(ttext or "", patch_lines=tpatch or 0, subject=tsubject).flags
-                        & QUESTION
-                    )
+                    known = bool(is_question(ttext or ""))  # exactly the QUESTION flag, for less
                     self._remember(tid, known)
                 was_question = known
             hint, channel = hints.get(place_id, (None, None)) if place_id is not None else (None, None)

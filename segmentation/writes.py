@@ -23,7 +23,7 @@ from bot.store.models import MemberFeatureRow, SegmentAssignment
 from bot.store.sqlite_hops import last_rowid
 from bot.store.sqlite_trip import Runner
 from segmentation.features import MemberFeatures
-from segmentation.model import SegmentDecision
+from segmentation.model import DimensionDecision, SegmentDecision
 from segmentation.repository import CURSOR_KEY, CurrentRow, _chunks, evidence_digest
 
 
@@ -138,6 +138,35 @@ class _Plan:
     refresh: list[dict[str, Any]]
 
 
+#: Evidence digests of decisions, by the decision's content (``_digest``).
+_DIGESTS: dict[DimensionDecision, str] = {}
+#: Distinct decisions remembered; the memo is emptied when it fills (a pure function: never stale).
+_DIGEST_MEMO_SIZE = 8192
+
+
+def _digest(d: DimensionDecision) -> str:
+    """The evidence digest of a decision, built and hashed once per distinct decision.
+
+    Most of a round's decisions are the same as another member's or as last round's (over
+    half are "nothing found": one shared object per dimension), and a decision is a
+    frozen value, so the digest of its export is remembered by the decision itself (its
+    fields, compared as a dataclass compares them). The export is built only for the rows
+    that are written. A decision carrying a worker's ready-made export is digested afresh:
+    that export is not part of its equality.
+    Equal fields give equal exports here: weights and confidences are non-negative floats,
+    rounded (no -0.0, no int beside an equal float).
+    """
+    if d.exported is not None:
+        return evidence_digest(d.as_export())
+    digest = _DIGESTS.get(d)
+    if digest is None:
+        digest = evidence_digest(d.as_export())
+        if len(_DIGESTS) >= _DIGEST_MEMO_SIZE:
+            _DIGESTS.clear()
+        _DIGESTS[d] = digest
+    return digest
+
+
 def _plan(
     decisions: Mapping[int, SegmentDecision],
     current: Mapping[int, Mapping[str, CurrentRow]],
@@ -153,8 +182,7 @@ def _plan(
             old = rows.get(dim)
             if d.pinned_by and old is not None and old.pinned_by == d.pinned_by and old.value == d.value:
                 continue  # a pin is written once, by the override itself
-            evidence = d.as_export()
-            digest = evidence_digest(evidence)
+            digest = _digest(d)
             if old is not None and old.value == d.value:
                 if abs(old.confidence - d.confidence) > 1e-9 or old.digest != digest:
                     after[dim] = CurrentRow(old.id, old.value, d.confidence, digest, old.pinned_by)
@@ -162,7 +190,7 @@ def _plan(
                         {
                             "rid": old.id,
                             "confidence": d.confidence,
-                            "evidence": evidence,
+                            "evidence": d.as_export(),
                             "ruleset_version": decision.ruleset_version,
                             "updated_at": now,
                         }
@@ -176,7 +204,7 @@ def _plan(
                     "dimension": dim,
                     "value": d.value,
                     "confidence": d.confidence,
-                    "evidence": evidence,
+                    "evidence": d.as_export(),
                     "ruleset_version": decision.ruleset_version,
                     "decided_at": now,
                     "updated_at": now,
