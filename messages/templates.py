@@ -18,7 +18,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +137,16 @@ def _escaped(flavour: str, text: str, multiline: bool) -> str:
 
 
 def _shorten(value: Any, limit: int = 200) -> str:
-    text = str(value)
-    short = escaping.shorten(escaping.clean(text, multiline=isinstance(value, Multiline)), limit)
-    return Multiline(short) if isinstance(value, Multiline) else short
+    multiline = isinstance(value, Multiline)
+    short = _short(str(value), limit, multiline)
+    return Multiline(short) if multiline else short
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _short(text: str, limit: int, multiline: bool) -> str:
+    """The ``shorten`` filter on plain text, remembered: titles, benefits and reasons repeat in
+    every message of a batch, and cleaning walks the text when it is not plain ASCII."""
+    return escaping.shorten(escaping.clean(text, multiline=multiline), limit)
 
 
 def _multiline(value: Any) -> Multiline:
@@ -147,12 +154,20 @@ def _multiline(value: Any) -> Multiline:
 
 
 def _name(value: Any, limit: int = escaping.NAME_LIMIT) -> str:
-    return escaping.display_name(str(value), limit=limit)
+    return _display_name(str(value), limit)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _display_name(text: str, limit: int) -> str:
+    """The ``name`` filter, remembered: a name appears in several parts of one message (and a
+    helper's in several lines of a solution check)."""
+    return escaping.display_name(text, limit=limit)
 
 
 # -- locale resolution ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def locale_chain(locale: str | None, default: str) -> tuple[str, ...]:
     """Folders to try for ``locale``, most specific first: ``pt-br`` -> (pt_BR, pt, <default>).
 
@@ -189,10 +204,21 @@ class _LocaleLoader(BaseLoader):
         raise TemplateNotFound(template)
 
 
+#: The attributes templates read of a ``Button`` (``b.url``, ``b.label``, ``b.style``).
+_BUTTON_FIELDS = frozenset(f.name for f in fields(Button))
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     def join_path(self, template: str, parent: str) -> str:
         # {% extends %} / {% include %} name a file; it resolves in the including file's locale.
         return parent.partition("/")[0] + "/" + template
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A field of our own frozen Button (str or None) is what the sandbox's checks would
+        # hand back anyway; they cost more than the rest of a mail's button loop.
+        if type(obj) is Button and attribute in _BUTTON_FIELDS:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
 
 def _environment(loader: BaseLoader, flavour: _Flavour) -> _Environment:
@@ -204,6 +230,9 @@ def _environment(loader: BaseLoader, flavour: _Flavour) -> _Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        # Every template file, parsed once and kept in a plain dict (they never change while
+        # the process runs): the default LRU takes a lock and reorders on every lookup.
+        cache_size=-1,
     )
     env.filters.update(shorten=_shorten, multiline=_multiline, name=_name, quote=flavour.quote)
     return env
@@ -225,6 +254,8 @@ class Renderer:
         #: What every template sees besides the context (Jinja's defaults: range, dict, ...),
         #: the same in every flavour's environment.
         self._globals = dict(self._envs["discord"].globals)
+        #: Loaded templates by (flavour, path): the files never change while the process runs.
+        self._templates: dict[tuple[str, str], Template] = {}
 
     def render(
         self, name: str, platform: str, context: Mapping[str, Any], *, locale: str | None = None
@@ -261,14 +292,17 @@ class Renderer:
 
     def _part(self, flavour: str, path: str, values: dict[str, Any], *, optional: bool = False) -> str:
         env = self._envs[flavour]
-        try:
-            template: Template = env.get_template(path)
-        except TemplateNotFound:
-            if optional:
-                return ""
-            raise TemplateFailure(f"no template {path.partition('/')[2]} under {self._root}") from None
-        except TemplateError as exc:
-            raise TemplateFailure(f"template {path}: {exc}") from exc
+        template = self._templates.get((flavour, path))
+        if template is None:
+            try:
+                template = env.get_template(path)
+            except TemplateNotFound:
+                if optional:
+                    return ""
+                raise TemplateFailure(f"no template {path.partition('/')[2]} under {self._root}") from None
+            except TemplateError as exc:
+                raise TemplateFailure(f"template {path}: {exc}") from exc
+            self._templates[(flavour, path)] = template
         try:
             # Template.render without its two copies of the values: ``values`` already holds
             # the environment's globals (``render`` merged them once for all parts).
@@ -307,12 +341,24 @@ def _prepare(context: Mapping[str, Any], *, platform: str, locale: str) -> dict[
 
 
 _BLANKS = re.compile(r"\n{3,}")
+#: White space other than a line feed at the end of a line (what ``str.rstrip`` would take off).
+_TRAILING = re.compile(r"[^\S\n]\n")
+#: The same for ASCII text, as plain substrings: a few C-speed searches instead of the regular
+#: expression's per-character class test, which cost more than the rest of a short part's tidying.
+_ASCII_TRAILING = tuple(c + "\n" for c in map(chr, range(128)) if c.isspace() and c != "\n")
 
 
 def _tidy(text: str) -> str:
     """Trailing spaces off every line, at most one blank line in a row, no blank start or end."""
-    lines = [line.rstrip() for line in text.split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+    if text.isascii():
+        trailing = any(end in text for end in _ASCII_TRAILING)
+    else:
+        trailing = _TRAILING.search(text) is not None
+    if trailing:  # most rendered parts have none: a scan instead of a split
+        text = "\n".join([line.rstrip() for line in text.split("\n")])
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
+    return text.strip()
 
 
 # -- Slack Block Kit -----------------------------------------------------------------------
