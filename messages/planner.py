@@ -110,10 +110,6 @@ _INSERT = {
 }
 _LINK_OUTBOX = update(Invitation).where(Invitation.id == bindparam("iid")).values(outbox_id=bindparam("oid"))
 # SQLite: the same as plain SQL, values encoded as SQLAlchemy's types would (``messages.sqlite_fast``).
-_COLUMNS = (
-    "member_id", "programme", "segment", "status", "token", "platform", "reason", "planned_at",
-    "expires_at", "decided_by",
-)  # fmt: skip
 _SQLITE_INSERT = (
     "INSERT INTO invitation (member_id, programme, segment, status, token, platform, reason, planned_at, "
     "expires_at, decided_by) VALUES %s ON CONFLICT (member_id, programme) DO NOTHING "
@@ -343,9 +339,26 @@ class Planner:
             for x in drafts
         ]
         if conn.dialect.name == "sqlite":
-            result: Any = await sqlite_fast.insert_returning(
-                conn, _SQLITE_INSERT, [[row[c] for c in _COLUMNS] for row in rows]
-            )
+            # Encoded here, column by column: only the reason and the two times need it, and
+            # the planned time is the batch's.
+            encode = sqlite_fast.encode
+            planned_at = encode(now)
+            values = [
+                [
+                    row["member_id"],
+                    row["programme"],
+                    row["segment"],
+                    row["status"],
+                    row["token"],
+                    row["platform"],
+                    encode(row["reason"]),
+                    planned_at,
+                    encode(row["expires_at"]),
+                    row["decided_by"],
+                ]
+                for row in rows
+            ]
+            result: Any = await sqlite_fast.insert_returning(conn, _SQLITE_INSERT, values, encoded=True)
         else:
             result = await conn.execute(_INSERT[conn.dialect.name], rows)
         ids: dict[tuple[int, str], int] = {(mid, prog): iid for iid, mid, prog in result}

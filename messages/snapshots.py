@@ -314,8 +314,15 @@ async def _load(
             Account(platform, external_id, email, display_name, undeliverable is not None)
         )
     invitations: dict[int, list[PastInvitation]] = {}
+    fromiso = datetime.fromisoformat
     for mid, programme, status, sent_at, planned_at, due in invitation_rows:
-        when = invitation_time(utc(sent_at), utc(planned_at), {"not_before": due})
+        # ``invitation_time`` inlined, converting only the time it picks.
+        if sent_at is not None:
+            when = utc(sent_at)
+        elif isinstance(due, str):
+            when = fromiso(due)
+        else:
+            when = utc(planned_at)
         invitations.setdefault(mid, []).append(PastInvitation(programme, status, when))
     consent: dict[int, dict[str, str]] = {}
     for mid, scope, state in consent_rows:

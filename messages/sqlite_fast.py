@@ -113,18 +113,24 @@ async def insert_returning(
     rows: Sequence[Sequence[Any]],
     *,
     chunk: int = 500,
+    encoded: bool = False,
 ) -> list[Any]:
     """``insert`` ("INSERT INTO t (a, b) VALUES %s ON CONFLICT ... RETURNING ...") once per
     ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows.
 
     Runs in one trip to the connection's thread where it can (the statements join the
     transaction the caller's connection has open, as ``bot.store.sqlite_trip`` explains),
-    else through ``exec_driver_sql``."""
+    else through ``exec_driver_sql``. ``encoded``: the caller already passed every value
+    through ``encode`` (it knows which columns need it, and a batch's shared times once)."""
     statements: list[tuple[str, tuple[Any, ...]]] = []
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         group = "(" + in_list(part[0]) + ")"
-        params = tuple(encode(v) for row in part for v in row)
+        params = (
+            tuple(v for row in part for v in row)
+            if encoded
+            else tuple(encode(v) for row in part for v in row)
+        )
         statements.append((insert % ",".join([group] * len(part)), params))
     done = await run_reads(conn, statements)
     if done is not None:
