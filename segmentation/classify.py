@@ -76,6 +76,10 @@ def signing_domains(features: MemberFeatures, knowledge: OrgKnowledge) -> tuple[
     return tuple(knowledge.lookup(d) for d in features.signing_domains())
 
 
+#: Messages cited per decision.
+_EXAMPLES = 3
+
+
 def _decide(
     dimension: str,
     findings: list[tuple[str, Finding, float]],
@@ -99,17 +103,28 @@ def _decide(
             f"evidence too thin or mixed to say (best: {best} at {confidence:.2f})",
         )
         return DimensionDecision(dimension, UNKNOWN, round(1 - confidence, 3), (*reasons, why))
+    return DimensionDecision(
+        dimension, best, round(confidence, 3), reasons, _examples(findings, best, features)
+    )
+
+
+def _examples(
+    findings: list[tuple[str, Finding, float]], best: str, features: MemberFeatures
+) -> tuple[Example, ...]:
+    """The member's first few distinct messages behind the findings for the winning value."""
     examples: list[Example] = []
     seen: set[str] = set()
     for _, finding, _ in findings:
-        if finding.value != best:
+        if finding.value != best or not finding.examples:
             continue
         for key in finding.examples:
-            for uid, text in features.examples.get(key, []):
-                if uid not in seen and len(examples) < 3:
+            for uid, text in features.examples.get(key, ()):
+                if uid not in seen:
                     seen.add(uid)
                     examples.append(Example(uid, text))
-    return DimensionDecision(dimension, best, round(confidence, 3), reasons, tuple(examples))
+                    if len(examples) == _EXAMPLES:
+                        return tuple(examples)
+    return tuple(examples)
 
 
 #: Distinct combinations of values remembered per settings object (a handful in practice).

@@ -96,6 +96,9 @@ class SegmentationEngine:
         self._prepared = False
         self._cursor: int | None = None
         self._pending_cursor: int | None = None  # from update_in, until its transaction commits
+        #: Member state this engine wrote, reused by the next pass where the row still holds
+        #: exactly the text written (``repository.StateMemo``: the text check is the invalidation).
+        self._memo = repo.StateMemo()
 
     async def _prepare(self, conn: AsyncConnection) -> None:
         """Everything a full pass needs, read once: bots, channel hints, members per domain."""
@@ -164,6 +167,7 @@ class SegmentationEngine:
         over worker processes by member (see ``segmentation.parallel``); elsewhere it runs here.
         """
         started = time.perf_counter()
+        self._memo.clear()  # every row is rewritten: nothing kept would match again
         async with self.store.connection() as conn:
             await self._prepare(conn)
             count = (await conn.execute(select(func.count()).select_from(Activity))).scalar_one()
@@ -355,7 +359,9 @@ class SegmentationEngine:
         started = time.perf_counter()
         after = self._cursor if self._cursor is not None else await repo.read_cursor(conn)
         features: dict[int, MemberFeatures] = {}
-        fold = ActivityPass(conn, features, bots=self._bots, hints=self._hints, learn=self._learn)
+        fold = ActivityPass(
+            conn, features, bots=self._bots, hints=self._hints, learn=self._learn, memo=self._memo
+        )
         await fold.run(after)
         current = fold.current
         if everyone:
@@ -433,6 +439,7 @@ class SegmentationEngine:
                 now=now,
                 ruleset_version=self.config.ruleset_version,
                 cursor=cursor,
+                memo=self._memo,
             )
             if cursor is not None and not advanced:  # the first run, or someone else moved it
                 await repo.advance_cursor(conn, cursor.old, cursor.new, now=now)

@@ -286,14 +286,23 @@ class Profile:
     identities: tuple[IdentityFacts, ...]
     is_bot: bool = False
     domain_members: Mapping[str, int] = field(default_factory=dict)
+    # Worked out once: several rules read them for every classification.
+    _emails: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _titles: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids = self.identities
+        object.__setattr__(self, "_emails", tuple(sorted({i.email for i in ids if i.email})))
+        titles = tuple(sorted({i.title.strip() for i in ids if i.title and i.title.strip()}))
+        object.__setattr__(self, "_titles", titles)
 
     @property
     def emails(self) -> tuple[str, ...]:
-        return tuple(sorted({i.email for i in self.identities if i.email}))
+        return self._emails
 
     @property
     def titles(self) -> tuple[str, ...]:
-        return tuple(sorted({i.title.strip() for i in self.identities if i.title and i.title.strip()}))
+        return self._titles
 
     @property
     def display_name(self) -> str:

@@ -114,9 +114,12 @@ class ActivityPass:
         bots: set[int],
         hints: Mapping[int, tuple[str | None, str]],
         learn: Callable[[AsyncConnection, list[Any]], Awaitable[None]] | None = None,
+        memo: repo.StateMemo | None = None,
     ) -> None:
         self.conn = conn
         self.learn = learn
+        #: State this process wrote, reused where the stored text is still exactly that.
+        self.memo = memo
         self.folder = Folder(features=features, bots=bots, hints=hints)
         #: Current decision rows of loaded members, as cached with their features (None: not cached).
         self.current: dict[int, dict[str, repo.CurrentRow] | None] = {}
@@ -191,7 +194,7 @@ class ActivityPass:
                 if prefetched is None:
                     await self._preload(rows)
                 elif prefetched[0]:
-                    self._take(prefetched[0], *repo.state_from_rows(prefetched[1], raw=True))
+                    self._take(prefetched[0], *repo.state_from_rows(prefetched[1], raw=True, memo=self.memo))
             last = rows[-1][0]
             self.folder.fold(rows, signals_of(payload_of(rows)))
         self.folder.last_id = max(self.folder.last_id, last)

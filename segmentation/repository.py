@@ -261,9 +261,58 @@ def sqlite_state_rows(db: sqlite3.Connection, member_ids: Sequence[int]) -> list
     ]
 
 
-def state_from_rows(pages: Iterable[Iterable[Any]], *, raw: bool) -> tuple[State, Found]:
+class StateMemo:
+    """The state this process last wrote per member, kept with the exact text it wrote.
+
+    The live pipeline reads back, batch after batch, the features and decisions of members
+    it wrote moments before; decoding that JSON into objects cost more than anything else
+    in the read. A kept entry is used only when the text now stored is *identical* to the
+    text written from it, so whatever else changed the row since (another process, a pin,
+    a merge, an erasure, a rebuild, a rolled-back transaction) makes it miss and the row is
+    decoded as usual: the check is the invalidation, and it is exact. An entry is handed
+    out once (``take`` removes it: the caller folds into the objects) and kept again when
+    their new state is written (``keep``). Least recently kept entries go first.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._kept: dict[int, tuple[str, str | None, MemberFeatures, dict[str, CurrentRow] | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def take(
+        self, member_id: int, features_text: str, decisions_text: str | None
+    ) -> tuple[MemberFeatures, dict[str, CurrentRow] | None] | None:
+        kept = self._kept.pop(member_id, None)
+        if kept is None or kept[0] != features_text or kept[1] != decisions_text:
+            return None
+        return kept[2], kept[3]
+
+    def keep(
+        self,
+        member_id: int,
+        features_text: str,
+        decisions_text: str | None,
+        features: MemberFeatures,
+        rows: dict[str, CurrentRow] | None,
+    ) -> None:
+        kept = self._kept
+        kept.pop(member_id, None)
+        if len(kept) >= self.size:
+            del kept[next(iter(kept))]
+        kept[member_id] = (features_text, decisions_text, features, rows)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+def state_from_rows(
+    pages: Iterable[Iterable[Any]], *, raw: bool, memo: StateMemo | None = None
+) -> tuple[State, Found]:
     """Features, cached decisions and identity facts from the rows; ``raw``: JSON still text
-    (plain sqlite3 rows: decoded here as SQLAlchemy's JSON type would, without its per-row cost)."""
+    (plain sqlite3 rows: decoded here as SQLAlchemy's JSON type would, without its per-row cost).
+    With a ``memo``, raw text identical to what this process last wrote is not decoded again."""
     state: State = {}
     found: Found = {}
     for rows in pages:
@@ -271,10 +320,15 @@ def state_from_rows(pages: Iterable[Iterable[Any]], *, raw: bool) -> tuple[State
             if mid not in found:
                 found[mid] = (bool(is_bot), [], set())
                 if stored is not None:
-                    if raw:
-                        data = None if data is None else orjson.loads(data)
-                        decisions = None if decisions is None else orjson.loads(decisions)
-                    state[mid] = (MemberFeatures.from_json(data), _rows_of(decisions))
+                    kept = None
+                    if raw and memo is not None and data is not None:
+                        kept = memo.take(mid, data, decisions)
+                    if kept is None:
+                        if raw:
+                            data = None if data is None else orjson.loads(data)
+                            decisions = None if decisions is None else orjson.loads(decisions)
+                        kept = (MemberFeatures.from_json(data), _rows_of(decisions))
+                    state[mid] = kept
             if platform is not None:
                 _add_identity(found, mid, is_bot, platform, email, name, title, domain)
     return state, found

@@ -24,7 +24,7 @@ from bot.store.sqlite_hops import last_rowid
 from bot.store.sqlite_trip import Runner
 from segmentation.features import MemberFeatures
 from segmentation.model import DimensionDecision, SegmentDecision
-from segmentation.repository import CURSOR_KEY, CurrentRow, _chunks, evidence_digest
+from segmentation.repository import CURSOR_KEY, CurrentRow, StateMemo, _chunks, evidence_digest
 
 
 def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
@@ -288,7 +288,16 @@ _SQLITE_INSERT_ASSIGNMENT = (
 )
 
 
+class _Stamps(dict[datetime, str]):
+    """``sqlite_time`` of each distinct moment, worked out once: a write's rows share one ``now``."""
+
+    def __missing__(self, moment: datetime) -> str:
+        text = self[moment] = sqlite_time(moment)
+        return text
+
+
 def _insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    stamps = _Stamps()
     return [
         (
             r["member_id"],
@@ -297,8 +306,8 @@ def _insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]
             r["confidence"],
             _dumps_evidence(r["evidence"]),
             r["ruleset_version"],
-            sqlite_time(r["decided_at"]),
-            sqlite_time(r["updated_at"]),
+            stamps[r["decided_at"]],
+            stamps[r["updated_at"]],
             r["pinned_by"],
         )
         for r in inserts
@@ -306,12 +315,13 @@ def _insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]
 
 
 def _refresh_params(refresh: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    stamps = _Stamps()
     return [
         (
             r["confidence"],
             _dumps_evidence(r["evidence"]),
             r["ruleset_version"],
-            sqlite_time(r["updated_at"]),
+            stamps[r["updated_at"]],
             r["rid"],
         )
         for r in refresh
@@ -368,12 +378,15 @@ async def write_update_sqlite(
     now: datetime,
     ruleset_version: str,
     cursor: CursorStep | None,
+    memo: StateMemo | None = None,
 ) -> tuple[WriteReport, bool]:
     """``write_decisions`` + ``save_features`` + the cursor's compare-and-set in one thread trip.
 
     The same statements as the separate calls, run one after the other by one function on
     aiosqlite's thread (``bot.store.sqlite_trip``). Returns the report and whether the
     cursor moved (False: no row was at ``cursor.old``; the caller decides what that means).
+    With a ``memo``, each member's written features and decision rows are kept in it with
+    the text written for them (``repository.StateMemo``).
     """
     plan = _plan(decisions, current, now=now)
     # Everything that does not depend on the new row ids is prepared here, in the event loop.
@@ -381,6 +394,7 @@ async def write_update_sqlite(
     inserts = _insert_params(plan.inserts)
     refresh = _refresh_params(plan.refresh)
     stamp = sqlite_time(now)
+    written: list[tuple[list[tuple[Any, ...]], Mapping[int, Mapping[str, CurrentRow]]]] = []
 
     def on_thread(db: sqlite3.Connection) -> bool:
         if retire:
@@ -394,12 +408,19 @@ async def write_update_sqlite(
         rows = _feature_params(features, decisions, now=now, ruleset_version=ruleset_version, current=known)
         if rows:
             db.executemany(_SQLITE_UPSERT_FEATURES, rows)
+            written.append((rows, known))
         if cursor is None:
             return True
         moved = db.execute(_SQLITE_ADVANCE_CURSOR, (cursor.new, stamp, CURSOR_KEY, cursor.old))
         return moved.rowcount == 1
 
     advanced = await run(on_thread)
+    if memo is not None:
+        for rows, known in written:
+            for mid, features_text, _, decisions_text, *_ in rows:
+                held = known.get(mid)
+                rows_ = None if held is None else dict(held)
+                memo.keep(mid, features_text, decisions_text, features[mid], rows_)
     return plan.report, advanced
 
 

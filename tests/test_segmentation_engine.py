@@ -334,3 +334,79 @@ async def test_an_engine_behind_another_folds_nothing_twice(store: Store) -> Non
             )
         ).all()
     assert current and all(n == 1 for _, n in current), "one current row per dimension"
+
+
+# ---- the state an engine keeps of what it wrote (``repository.StateMemo``) ----------------
+
+
+def _on_sqlite(store: Store) -> bool:
+    return store.engine.url.get_backend_name() == "sqlite"
+
+
+async def test_kept_state_is_not_used_once_another_writer_changed_the_row(store: Store) -> None:
+    """A member's row rewritten by anyone else (a merge, an import, another process) is read
+    again from the database, not taken from what this engine wrote before."""
+    from bot.store.models import MemberFeatureRow
+
+    eng = engine(store)
+    await ingest(store, THREAD[:2])
+    await eng.update()
+    if _on_sqlite(store):
+        assert len(eng._memo) > 0, "the incremental pass on SQLite keeps what it wrote"
+    bob = await features_of(store, "bob@suse.com")
+    async with store.connection() as conn:
+        bob_id = await resolve_member(conn, "bob@suse.com")
+        await conn.execute(
+            MemberFeatureRow.__table__.update()  # type: ignore[attr-defined]
+            .where(MemberFeatureRow.member_id == bob_id)
+            .values(features={**bob, "messages": 10})
+        )
+    await ingest(store, THREAD[2:])
+    await eng.update()
+    assert (await features_of(store, "bob@suse.com"))["messages"] == 11
+
+
+async def test_a_pin_by_another_engine_is_seen_by_the_next_update(store: Store) -> None:
+    eng, other = engine(store), engine(store)
+    await ingest(store, THREAD[:2])
+    await eng.update()
+    async with store.connection() as conn:
+        bob_id = await resolve_member(conn, "bob@suse.com")
+    await other.set_override(bob_id, "org_type", "device_maker", by="alice")
+    await ingest(store, THREAD[2:])
+    await eng.update()
+    pinned = (await dims(store, "bob@suse.com"))["org_type"]
+    assert (pinned["value"], pinned["pinned_by"]) == ("device_maker", "alice")
+    from bot.store.models import MemberFeatureRow
+
+    async with store.connection() as conn:
+        current = (
+            await conn.execute(
+                select(SegmentAssignment.dimension, SegmentAssignment.id).where(
+                    SegmentAssignment.member_id == bob_id, SegmentAssignment.current.is_(True)
+                )
+            )
+        ).all()
+        cached = (
+            await conn.execute(select(MemberFeatureRow.decisions).where(MemberFeatureRow.member_id == bob_id))
+        ).scalar_one()
+    assert len(current) == len(dict(current)), "one current row per dimension"
+    assert {d: row["id"] for d, row in cached.items()} == dict(current), "the cache names the current rows"
+    assert cached["org_type"]["pinned_by"] == "alice"
+
+
+async def test_a_rolled_back_update_leaves_nothing_kept_that_is_used(store: Store) -> None:
+    """The pipeline's transaction can fail after segmentation wrote: the state kept from that
+    write no longer matches the rows, and the retry folds from what the database holds."""
+    eng = engine(store)
+    await ingest(store, THREAD[:2])
+    await eng.update()
+    await ingest(store, THREAD[2:])
+    with pytest.raises(RuntimeError):
+        async with store.connection() as conn:
+            await eng.update_in(conn)
+            raise RuntimeError("a later step of the batch failed")
+    eng.forget_cursor()
+    await eng.update()
+    bob = await features_of(store, "bob@suse.com")
+    assert (bob["messages"], bob["thanks_received"]) == (2, 1), "each activity folded exactly once"

@@ -29,14 +29,18 @@ def known_organisation(ctx: RuleContext, p: Params) -> Finding | None:
 
 
 def self_described_org_type(ctx: RuleContext, p: Params) -> Finding | None:
-    counts = {t: ctx.features.phrases.get(t, 0) for t in ORG_TYPES}
-    best = max(counts, key=lambda t: counts[t])
-    if counts[best]:
+    phrases = ctx.features.phrases
+    best, most = "", 0
+    for t in ORG_TYPES:  # the first of the most mentioned, in table order
+        n = phrases.get(t, 0)
+        if n > most:
+            best, most = t, n
+    if most:
         what = best.replace("_", " ")
         return Finding(
             best,
-            f"describes their organisation as a {what} ({_n(counts[best], 'message')})",
-            min(2.0, 0.8 + counts[best] / 3),
+            f"describes their organisation as a {what} ({_n(most, 'message')})",
+            min(2.0, 0.8 + most / 3),
             ("says:" + best,),
         )
     return None
