@@ -17,7 +17,15 @@ from segmentation.config import DimensionSettings, SegmentationConfig
 from segmentation.domains import DomainInfo, OrgKnowledge
 from segmentation.engagement import engagement
 from segmentation.features import MemberFeatures, Profile
-from segmentation.model import UNKNOWN, DimensionDecision, Example, Reason, SegmentDecision
+from segmentation.model import (
+    UNKNOWN,
+    DimensionDecision,
+    Example,
+    Reason,
+    SegmentDecision,
+    quick_decision,
+    quick_reason,
+)
 from segmentation.rules import RULES, Check, Finding, Params, RuleContext
 
 _RULE_DIMENSIONS = ("skill", "purpose", "org_type", "org_size", "location")
@@ -91,7 +99,7 @@ def _decide(
     scores: dict[str, float] = {}
     for _, finding, weight in findings:
         scores[finding.value] = scores.get(finding.value, 0.0) + weight
-    reasons = tuple([Reason(name, f.value, round(w, 3), f.says) for name, f, w in findings])
+    reasons = tuple([quick_reason(name, f.value, round(w, 3), f.says) for name, f, w in findings])
     best = max(scores, key=lambda v: scores[v])
     total = sum(scores.values())
     confidence = scores[best] / (total + settings.prior)
@@ -102,10 +110,8 @@ def _decide(
             0.0,
             f"evidence too thin or mixed to say (best: {best} at {confidence:.2f})",
         )
-        return DimensionDecision(dimension, UNKNOWN, round(1 - confidence, 3), (*reasons, why))
-    return DimensionDecision(
-        dimension, best, round(confidence, 3), reasons, _examples(findings, best, features)
-    )
+        return quick_decision(dimension, UNKNOWN, round(1 - confidence, 3), (*reasons, why))
+    return quick_decision(dimension, best, round(confidence, 3), reasons, _examples(findings, best, features))
 
 
 def _examples(

@@ -113,6 +113,8 @@ class OrgKnowledge:
         self._classes = classes
         self._freemail = freemail
         self._memo: dict[str, DomainInfo] = {}
+        #: Whether an unknown company domain reads as this display name's own (a pure function).
+        self._personal: dict[tuple[str, str], bool] = {}
 
     @classmethod
     def load_default(cls, extra: dict[str, dict[str, str]] | None = None) -> OrgKnowledge:
@@ -136,8 +138,15 @@ class OrgKnowledge:
                 self._memo[domain] = info
         # Only an otherwise unknown company domain can turn out to be someone's own name.
         company = info.domain_class == "company" and info.org is None
-        if company and display_name and _looks_personal(domain.split("."), display_name):
-            return DomainInfo(domain, "personal", None, info.country)
+        if company and display_name:
+            personal = self._personal.get((domain, display_name))
+            if personal is None:
+                personal = _looks_personal(domain.split("."), display_name)
+                if len(self._personal) >= 200_000:
+                    self._personal.clear()
+                self._personal[(domain, display_name)] = personal
+            if personal:
+                return DomainInfo(domain, "personal", None, info.country)
         return info
 
     def _lookup(self, domain: str) -> DomainInfo:

@@ -9,8 +9,8 @@ between "regular" and "at risk".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from segmentation.config import EngagementSettings
 from segmentation.features import MemberFeatures
@@ -20,8 +20,9 @@ from segmentation.model import DimensionDecision, Reason
 _RANK = {"dormant": 0, "at_risk": 1, "casual": 2, "regular": 3, "core": 4}
 
 
-@dataclass(frozen=True, slots=True)
-class _Level:
+class _Level(NamedTuple):
+    """A level with its reason in words; a named tuple: one is built per member and day judged."""
+
     value: str
     says: str
     confidence: float
@@ -98,6 +99,18 @@ def engagement(
                     ),
                 ),
             )
-    return DimensionDecision(
-        "engagement", now.value, now.confidence, (Reason("activity", now.value, 1.0, now.says),)
-    )
+    decision = _DECISIONS.get(now)
+    if decision is None:
+        decision = DimensionDecision(
+            "engagement", now.value, now.confidence, (Reason("activity", now.value, 1.0, now.says),)
+        )
+        if len(_DECISIONS) >= _MEMO_SIZE:
+            _DECISIONS.clear()
+        _DECISIONS[now] = decision
+    return decision
+
+
+#: Decisions by level: members judged on the same day often share one (decisions are
+#: immutable, and a shared one is also recognised at once when its evidence is digested).
+_DECISIONS: dict[_Level, DimensionDecision] = {}
+_MEMO_SIZE = 4096

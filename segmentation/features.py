@@ -26,6 +26,8 @@ from segmentation.signals import (
 )
 
 _DAY_KEYS: dict[int, str] = {}
+#: The names of the technical flags, in ``FLAG_NAMES`` order (four rules count them per member).
+_TECHNICAL_NAMES = tuple(name for bit, name in FLAG_NAMES.items() if bit & TECHNICAL_FLAGS)
 #: Examples kept per signal: enough to show a person why, few enough to store per member.
 MAX_EXAMPLES = 3
 EXCERPT_CHARS = 160
@@ -89,6 +91,10 @@ class MemberFeatures:
     # Working copies of first/last seen as datetimes (names with "_" are not stored).
     _first: datetime | None = field(default=None, repr=False, compare=False)
     _last: datetime | None = field(default=None, repr=False, compare=False)
+    # The datetimes that ``first_seen``/``last_seen`` spell right now: ``to_json`` spells a
+    # datetime again only once it changed (isoformat of an aware datetime is not cheap).
+    _first_spelt: datetime | None = field(default=None, repr=False, compare=False)
+    _last_spelt: datetime | None = field(default=None, repr=False, compare=False)
 
     # ---- accumulation -------------------------------------------------------------------
     def add_message(self, m: MessageFacts) -> None:
@@ -174,12 +180,12 @@ class MemberFeatures:
     def first(self) -> datetime | None:
         """First activity; the stored ISO string is parsed once, then kept as a datetime."""
         if self._first is None and self.first_seen is not None:
-            self._first = datetime.fromisoformat(self.first_seen)
+            self._first = self._first_spelt = datetime.fromisoformat(self.first_seen)
         return self._first
 
     def last(self) -> datetime | None:
         if self._last is None and self.last_seen is not None:
-            self._last = datetime.fromisoformat(self.last_seen)
+            self._last = self._last_spelt = datetime.fromisoformat(self.last_seen)
         return self._last
 
     def _prune_days(self) -> None:
@@ -207,7 +213,8 @@ class MemberFeatures:
 
     @property
     def technical_messages(self) -> int:
-        return sum(self.flags.get(FLAG_NAMES[b], 0) for b in FLAG_NAMES if b & TECHNICAL_FLAGS)
+        flags = self.flags
+        return sum([flags.get(name, 0) for name in _TECHNICAL_NAMES])
 
     def signing_domains(self) -> list[str]:
         """Domains in the member's own sign-off trailers, when one of them is clearly theirs.
@@ -237,8 +244,12 @@ class MemberFeatures:
     # ---- storage -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         first, last = self.first(), self.last()
-        self.first_seen = first.isoformat() if first else None
-        self.last_seen = last.isoformat() if last else None
+        if first is not self._first_spelt or first is None:
+            self.first_seen = first.isoformat() if first else None
+            self._first_spelt = first
+        if last is not self._last_spelt or last is None:
+            self.last_seen = last.isoformat() if last else None
+            self._last_spelt = last
         return dict(zip(_STORED, _stored_values(self), strict=True))
 
     @classmethod

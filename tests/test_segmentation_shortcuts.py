@@ -150,3 +150,28 @@ def test_is_question_is_the_question_flag() -> None:
         assert is_question(text) == bool(
             message_signals(text, patch_lines=3, subject="Re: x").flags & QUESTION
         )
+
+
+def test_quick_constructors_build_the_same_objects() -> None:
+    from dataclasses import fields
+
+    from segmentation.model import quick_decision, quick_reason
+
+    assert [f.name for f in fields(Reason)] == ["rule", "value", "weight", "says"]
+    assert [f.name for f in fields(DimensionDecision)] == [
+        "dimension",
+        "value",
+        "confidence",
+        "reasons",
+        "examples",
+        "pinned_by",
+        "exported",
+    ], "a new field needs setting in segmentation.model.quick_decision"
+    r = quick_reason("writes-code", "technical", 1.5, "2 messages with code")
+    assert r == Reason("writes-code", "technical", 1.5, "2 messages with code") and type(r) is Reason
+    assert hash(r) == hash(Reason("writes-code", "technical", 1.5, "2 messages with code"))
+    d = quick_decision("skill", "technical", 0.8, (r,), (Example("u", "x"),))
+    slow = DimensionDecision("skill", "technical", 0.8, (r,), (Example("u", "x"),))
+    assert d == slow and hash(d) == hash(slow) and repr(d) == repr(slow)
+    assert (d.pinned_by, d.exported) == (None, None)
+    assert d.as_export() == slow.as_export()
