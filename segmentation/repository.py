@@ -277,6 +277,9 @@ class StateMemo:
     def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._kept: dict[int, tuple[str, str | None, MemberFeatures, dict[str, CurrentRow] | None]] = {}
+        #: Decision rows handed out by ``take`` with their text, until written again: rows that
+        #: come back equal are written as that same text (``decisions_text``).
+        self._taken: dict[int, tuple[dict[str, CurrentRow], str]] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -287,7 +290,18 @@ class StateMemo:
         kept = self._kept.pop(member_id, None)
         if kept is None or kept[0] != features_text or kept[1] != decisions_text:
             return None
+        if kept[3] is not None and decisions_text is not None:
+            if len(self._taken) >= self.size:  # handed out and never written: let them go
+                self._taken.clear()
+            self._taken[member_id] = (kept[3], decisions_text)
         return kept[2], kept[3]
+
+    def decisions_text(self, member_id: int, rows: Mapping[str, CurrentRow]) -> str | None:
+        """The text of a member's decision rows as taken, when ``rows`` are still equal to them."""
+        taken = self._taken.pop(member_id, None)
+        if taken is None or taken[0] != rows:
+            return None
+        return taken[1]
 
     def keep(
         self,
@@ -305,6 +319,7 @@ class StateMemo:
 
     def clear(self) -> None:
         self._kept.clear()
+        self._taken.clear()
 
 
 def state_from_rows(

@@ -96,19 +96,29 @@ def _feature_params(
     now: datetime,
     ruleset_version: str,
     current: Mapping[int, Mapping[str, CurrentRow]] | None,
+    memo: StateMemo | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The SQLite upsert's plain values for each member (what ``save_features`` writes)."""
+    """The SQLite upsert's plain values for each member (what ``save_features`` writes).
+
+    With a ``memo``, decision rows equal to those it handed out are written as the text
+    they were read as (which is what they would serialise to) instead of being serialised again.
+    """
     stamp = sqlite_time(now)
     out: list[tuple[Any, ...]] = []
     for mid, f in features.items():
         decision = decisions.get(mid)
         rows = current.get(mid) if current is not None else None
+        text = None
+        if rows is not None:
+            text = memo.decisions_text(mid, rows) if memo is not None else None
+            if text is None:
+                text = _dumps_evidence(_decisions_json(rows))
         out.append(
             (
                 mid,
                 _dumps_evidence(f if isinstance(f, dict) else f.to_json()),
                 _dumps_evidence(list(decision.segments) if decision is not None else []),
-                None if rows is None else _dumps_evidence(_decisions_json(rows)),
+                text,
                 ruleset_version,
                 stamp,
             )
@@ -405,7 +415,9 @@ async def write_update_sqlite(
         if refresh:
             db.executemany(_SQLITE_REFRESH, refresh)
         known = {**current, **plan.report.current}
-        rows = _feature_params(features, decisions, now=now, ruleset_version=ruleset_version, current=known)
+        rows = _feature_params(
+            features, decisions, now=now, ruleset_version=ruleset_version, current=known, memo=memo
+        )
         if rows:
             db.executemany(_SQLITE_UPSERT_FEATURES, rows)
             written.append((rows, known))

@@ -175,3 +175,26 @@ def test_quick_constructors_build_the_same_objects() -> None:
     assert d == slow and hash(d) == hash(slow) and repr(d) == repr(slow)
     assert (d.pinned_by, d.exported) == (None, None)
     assert d.as_export() == slow.as_export()
+
+
+def test_state_memo_hands_out_only_what_still_matches_the_text() -> None:
+    from segmentation.repository import StateMemo
+
+    memo = StateMemo(size=2)
+    f = _features("hello")
+    rows = {"skill": CurrentRow(1, "technical", 0.9, "abc", None)}
+    memo.keep(5, "F", "D", f, rows)
+    assert memo.take(5, "F", "other D") is None, "another decisions text: not handed out"
+    assert memo.take(5, "F", "D") is None, "a miss lets the entry go"
+    memo.keep(5, "F", "D", f, rows)
+    assert memo.take(5, "F", "D") == (f, rows)
+    assert memo.take(5, "F", "D") is None, "handed out once"
+    assert memo.decisions_text(5, dict(rows)) == "D", "equal rows are written as the text read"
+    memo.keep(5, "F2", "D", f, rows)
+    memo.take(5, "F2", "D")
+    changed = {"skill": CurrentRow(1, "technical", 0.8, "abc", None)}
+    assert memo.decisions_text(5, changed) is None
+    for mid in (1, 2, 3):
+        memo.keep(mid, "F", None, f, None)
+    assert len(memo) == 2, "bounded: the least recently kept went first"
+    assert memo.take(1, "F", None) is None and memo.take(3, "F", None) == (f, None)
