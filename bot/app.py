@@ -29,6 +29,7 @@ from adapters.base import LiveAdapter
 from bot import timers
 from bot.admin.permissions import ManagerSettings
 from bot.admin.registry import CommandCore, Services
+from bot.collector import tune_collector
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import ConfigurationError
 from bot.core.events import ActionClicked, CommandInvoked, Event, MessagePosted
@@ -365,6 +366,7 @@ async def run_app(app: App, *, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    tune_collector()  # the start-up heap is built: freeze it, make full collections rare
     worker_task = asyncio.create_task(app.worker.run(), name="outbox-worker")
     scheduler = app.scheduler()
     scheduler_task = asyncio.create_task(scheduler.run(), name="scheduler")

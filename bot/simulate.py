@@ -22,6 +22,7 @@ import orjson
 
 from adapters.fake import FakeAdapter
 from bot.app import App, build_app
+from bot.collector import tune_collector
 from bot.core.clock import FrozenClock
 from bot.core.errors import BadArgument
 from bot.core.events import ActionClicked, CommandInvoked, Event
@@ -89,6 +90,7 @@ class Simulation:
         )
         app.pipeline.keep_latencies = keep_latencies
         await app.start_adapters()
+        tune_collector()  # as ``run_app`` does: simulate is the live bot on recorded events
         return cls(app, clock, recorders, out)
 
     async def feed(self, events: list[Event]) -> None:
