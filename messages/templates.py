@@ -100,7 +100,9 @@ class _Flavour:
             return value if self.html else str(value)
         if isinstance(value, _Link):
             return self.link(str(value))
-        return _escaped(self.name, str(value), isinstance(value, Multiline))
+        text = str(value)
+        remembered = _escaped if len(text) <= _REMEMBER_CHARS else _escaped.__wrapped__
+        return remembered(self.name, text, isinstance(value, Multiline))
 
     def quote(self, value: Any) -> Markup:
         """Member text shown as a quotation, each line escaped and prefixed."""
@@ -125,6 +127,11 @@ _FLAVOURS = {
 }
 
 
+#: Texts longer than this are worked out each time, not remembered: the caches below hold
+#: 4,096 entries each, and a member's quoted question or mail body could be tens of kB.
+_REMEMBER_CHARS = 512
+
+
 @functools.lru_cache(maxsize=4096)
 def _escaped(flavour: str, text: str, multiline: bool) -> str:
     """The flavour's escaper, remembered: the community, titles, benefits and reasons repeat
@@ -138,7 +145,9 @@ def _escaped(flavour: str, text: str, multiline: bool) -> str:
 
 def _shorten(value: Any, limit: int = 200) -> str:
     multiline = isinstance(value, Multiline)
-    short = _short(str(value), limit, multiline)
+    text = str(value)
+    remembered = _short if len(text) <= _REMEMBER_CHARS else _short.__wrapped__
+    short = remembered(text, limit, multiline)
     return Multiline(short) if multiline else short
 
 
@@ -154,7 +163,9 @@ def _multiline(value: Any) -> Multiline:
 
 
 def _name(value: Any, limit: int = escaping.NAME_LIMIT) -> str:
-    return _display_name(str(value), limit)
+    text = str(value)
+    remembered = _display_name if len(text) <= _REMEMBER_CHARS else _display_name.__wrapped__
+    return remembered(text, limit)
 
 
 @functools.lru_cache(maxsize=4096, typed=True)

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -100,3 +101,35 @@ async def test_a_lock_held_elsewhere_waits_on_the_thread_not_the_loop(sqlite_sto
     async with sqlite_store.connection() as conn:
         rows = (await conn.execute(text("SELECT v FROM t ORDER BY id"))).scalars().all()
     assert rows == ["first", "second"]
+
+
+async def test_a_cancelled_call_still_on_the_thread_keeps_the_next_one_off_the_loop(
+    sqlite_store: Store,
+) -> None:
+    """A caller cancelled while its call runs on aiosqlite's thread (waiting for a lock, say)
+    leaves that call running there. The connection's next call must queue behind it: inline
+    it would use the sqlite3 connection from two threads at once (a crash, or a wait for
+    SQLite's connection mutex on the loop's thread)."""
+    here = threading.get_ident()
+    started, gate = threading.Event(), threading.Event()
+
+    def held_up(raw: sqlite3.Connection) -> None:
+        if threading.get_ident() == here:  # the inline attempt: as if another writer held the lock
+            raise sqlite3.OperationalError("database is locked")
+        started.set()
+        gate.wait(30)
+
+    async with sqlite_store.connection() as conn:
+        run = await thread_runner(conn)
+        assert run is not None
+        with inline_sqlite():
+            first: asyncio.Future[Any] = asyncio.ensure_future(run(held_up))
+            await asyncio.to_thread(started.wait, 30)  # it runs on the thread now
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            after: asyncio.Future[Any] = asyncio.ensure_future(run(_where))
+            await asyncio.to_thread(gate.set)  # a turn of the loop for ``after``, then release
+            thread, waits = await after
+    assert thread != here and waits == WAIT_MS  # queued behind the cancelled call, on the thread
+    assert started.is_set()

@@ -187,6 +187,10 @@ class OutboxWorker:
 
     async def _run_once(self) -> float:
         """One round for ``run``; returns how long to wait for the next one (real seconds)."""
+        with inline_sqlite():  # as in ``drain``: the rounds' statements are short
+            return await self._run_once_inline()
+
+    async def _run_once_inline(self) -> float:
         try:
             now = self._clock.now()
             if self._needs_recovery or (

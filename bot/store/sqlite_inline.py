@@ -15,9 +15,17 @@ What the thread was also for is kept:
   maybe another task of this process, can commit. Waiting inline would have blocked the
   loop and with it that holder: a deadlock until the timeout.
 * **Long statements stay off the loop.** Only code that opts in runs inline: the live
-  pipeline's batches and commands and the outbox worker's rounds, whose statements are
-  index lookups and small writes. Imports, rebuilds, digests and exports keep the thread,
-  so a second-long query never freezes the adapters or the web server.
+  pipeline's batches and the outbox worker's rounds, whose statements are index lookups
+  and small writes. Commands and clicks, the scheduler, imports, rebuilds, digests and
+  exports keep the thread, so a second-long query never freezes the adapters or the web
+  server.
+* **One call at a time per connection.** A call goes inline only while none of that
+  connection's calls is queued for or running on its thread: one whose caller was cancelled
+  while it waited for a lock there goes on running, and everything after it queues behind.
+
+A commit that finds the write-ahead log past ``wal_autocheckpoint`` checkpoints it on the
+calling thread, inline too; the background checkpointer (``bot.store.checkpoint``) keeps
+the log far below that, so it is the safety net it was, not a step of every commit.
 
 A call sent back to the thread runs again from its start. The functions that reach here
 (one statement, or a few in ``bot.store.sqlite_trip``'s one-trip functions) can be re-run:
@@ -31,6 +39,8 @@ through) when that has the shape relied on here; otherwise nothing changes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import logging
 import sqlite3
@@ -138,19 +148,30 @@ def _install() -> bool:
 
     async def _threaded(self: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         stats.threaded += 1
+        if not self._running or self._connection is None:
+            return await stock(self, fn, *args, **kwargs)  # "Connection closed", as ever
+        loop = asyncio.get_running_loop()
+
+        def finished() -> None:
+            self._cohortbot_busy -= 1
 
         def waiting() -> Any:
-            raw = self._connection
-            if raw is not None and not getattr(self, "_cohortbot_waits", True):
-                raw.execute(f"PRAGMA busy_timeout={WAIT_MS}")
-                self._cohortbot_waits = True
-            return fn(*args, **kwargs)
+            try:
+                raw = self._connection
+                if raw is not None and not getattr(self, "_cohortbot_waits", True):
+                    raw.execute(f"PRAGMA busy_timeout={WAIT_MS}")
+                    self._cohortbot_waits = True
+                return fn(*args, **kwargs)
+            finally:
+                # Counted back on the loop when the thread is done with it, not when the caller
+                # stops waiting: a cancelled caller leaves the call running there, and until it
+                # ends no call of this connection may run inline (it would wait for SQLite's
+                # connection mutex, held through a 30 s lock wait, on the loop's thread).
+                with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is left to ask
+                    loop.call_soon_threadsafe(finished)
 
         self._cohortbot_busy = getattr(self, "_cohortbot_busy", 0) + 1
-        try:
-            return await stock(self, waiting)
-        finally:
-            self._cohortbot_busy -= 1
+        return await stock(self, waiting)
 
     cls._execute = _execute
     return True
