@@ -39,6 +39,7 @@ from segmentation.features import MemberFeatures, Profile
 from segmentation.model import DIMENSIONS, VALUES, SegmentDecision, valid_value
 from segmentation.parallel import PartitionJob, run_partition
 from segmentation.reading import PARTITION_QUERY, ActivityPass
+from segmentation.state_memo import StateMemo
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ class SegmentationEngine:
         self._cursor: int | None = None
         self._pending_cursor: int | None = None  # from update_in, until its transaction commits
         #: Member state this engine wrote, reused by the next pass where the row still holds
-        #: exactly the text written (``repository.StateMemo``: the text check is the invalidation).
-        self._memo = repo.StateMemo()
+        #: exactly the text written (``state_memo.StateMemo``: the text check is the invalidation).
+        self._memo = StateMemo()
 
     async def _prepare(self, conn: AsyncConnection) -> None:
         """Everything a full pass needs, read once: bots, channel hints, members per domain."""

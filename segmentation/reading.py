@@ -18,6 +18,7 @@ from bot.store.sqlite_trip import thread_runner
 from segmentation import repository as repo
 from segmentation.features import MemberFeatures
 from segmentation.fold import Folder, payload_of, signals_of
+from segmentation.state_memo import StateMemo
 
 PAGE = 5000
 
@@ -114,7 +115,7 @@ class ActivityPass:
         bots: set[int],
         hints: Mapping[int, tuple[str | None, str]],
         learn: Callable[[AsyncConnection, list[Any]], Awaitable[None]] | None = None,
-        memo: repo.StateMemo | None = None,
+        memo: StateMemo | None = None,
     ) -> None:
         self.conn = conn
         self.learn = learn

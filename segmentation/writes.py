@@ -6,14 +6,12 @@ Split from ``repository`` (the reads) because the SQLite fast paths live here: p
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,9 +20,11 @@ from bot.store.activity_rows import sqlite_time
 from bot.store.models import MemberFeatureRow, SegmentAssignment
 from bot.store.sqlite_hops import last_rowid
 from bot.store.sqlite_trip import Runner
+from segmentation import sqlite_writes as sq
 from segmentation.features import MemberFeatures
 from segmentation.model import DimensionDecision, SegmentDecision
-from segmentation.repository import CURSOR_KEY, CurrentRow, StateMemo, _chunks, evidence_digest
+from segmentation.repository import CURSOR_KEY, CurrentRow, _chunks, evidence_digest
+from segmentation.state_memo import StateMemo
 
 
 def _decisions_json(rows: Mapping[str, CurrentRow]) -> dict[str, Any]:
@@ -57,7 +57,7 @@ async def save_features(
             features, decisions, now=now, ruleset_version=ruleset_version, current=current
         )
         if params:
-            await conn.exec_driver_sql(_SQLITE_UPSERT_FEATURES, params)
+            await conn.exec_driver_sql(sq.SQLITE_UPSERT_FEATURES, params)
         return
     rows: list[dict[str, Any]] = [
         {
@@ -112,12 +112,12 @@ def _feature_params(
         if rows is not None:
             text = memo.decisions_text(mid, rows) if memo is not None else None
             if text is None:
-                text = _dumps_evidence(_decisions_json(rows))
+                text = sq.dumps_evidence(_decisions_json(rows))
         out.append(
             (
                 mid,
-                _dumps_evidence(f if isinstance(f, dict) else f.to_json()),
-                _dumps_evidence(list(decision.segments) if decision is not None else []),
+                sq.dumps_evidence(f if isinstance(f, dict) else f.to_json()),
+                sq.dumps_evidence(list(decision.segments) if decision is not None else []),
                 text,
                 ruleset_version,
                 stamp,
@@ -240,10 +240,10 @@ async def write_decisions(
     report, inserts, retire, refresh = plan.report, plan.inserts, plan.retire, plan.refresh
     if conn.dialect.name == "sqlite":
         if retire:
-            await conn.exec_driver_sql(_SQLITE_RETIRE, [(rid,) for rid in retire])
+            await conn.exec_driver_sql(sq.SQLITE_RETIRE, [(rid,) for rid in retire])
         await _insert_assignments_sqlite(conn, plan)
         if refresh:
-            await conn.exec_driver_sql(_SQLITE_REFRESH, _refresh_params(refresh))
+            await conn.exec_driver_sql(sq.SQLITE_REFRESH, sq.refresh_params(refresh))
         return report
     for chunk in _chunks(retire):
         await conn.execute(
@@ -285,59 +285,6 @@ def _note_inserted(report: WriteReport, row: Mapping[str, Any], row_id: int, dig
     )
 
 
-_SQLITE_UPSERT_FEATURES = (
-    "INSERT INTO member_features (member_id, features, segments, decisions, ruleset_version, classified_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET features = excluded.features, "
-    "segments = excluded.segments, decisions = excluded.decisions, "
-    "ruleset_version = excluded.ruleset_version, classified_at = excluded.classified_at"
-)
-
-_SQLITE_INSERT_ASSIGNMENT = (
-    "INSERT INTO segment_assignment (member_id, dimension, value, confidence, evidence, ruleset_version, "
-    "decided_at, updated_at, pinned_by, current) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
-)
-
-
-class _Stamps(dict[datetime, str]):
-    """``sqlite_time`` of each distinct moment, worked out once: a write's rows share one ``now``."""
-
-    def __missing__(self, moment: datetime) -> str:
-        text = self[moment] = sqlite_time(moment)
-        return text
-
-
-def _insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    stamps = _Stamps()
-    return [
-        (
-            r["member_id"],
-            r["dimension"],
-            r["value"],
-            r["confidence"],
-            _dumps_evidence(r["evidence"]),
-            r["ruleset_version"],
-            stamps[r["decided_at"]],
-            stamps[r["updated_at"]],
-            r["pinned_by"],
-        )
-        for r in inserts
-    ]
-
-
-def _refresh_params(refresh: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    stamps = _Stamps()
-    return [
-        (
-            r["confidence"],
-            _dumps_evidence(r["evidence"]),
-            r["ruleset_version"],
-            stamps[r["updated_at"]],
-            r["rid"],
-        )
-        for r in refresh
-    ]
-
-
 def _number_inserts(plan: _Plan, last: int) -> None:
     """The new ids are the last ``len(inserts)`` rowids, in order.
 
@@ -356,19 +303,8 @@ async def _insert_assignments_sqlite(conn: AsyncConnection, plan: _Plan) -> None
     """One executemany of plain values; the new ids from ``last_insert_rowid()``."""
     if not plan.inserts:
         return
-    done = await conn.exec_driver_sql(_SQLITE_INSERT_ASSIGNMENT, _insert_params(plan.inserts))
+    done = await conn.exec_driver_sql(sq.SQLITE_INSERT_ASSIGNMENT, sq.insert_params(plan.inserts))
     _number_inserts(plan, await last_rowid(conn, done))
-
-
-_SQLITE_RETIRE = "UPDATE segment_assignment SET current = 0 WHERE id = ?"
-_SQLITE_REFRESH = (
-    "UPDATE segment_assignment SET confidence = ?, evidence = ?, ruleset_version = ?, updated_at = ? "
-    "WHERE id = ?"
-)
-_SQLITE_ADVANCE_CURSOR = (
-    "UPDATE import_cursor SET position = ?, updated_at = ? WHERE import_cursor.source = ? "
-    "AND import_cursor.position = ?"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,34 +332,34 @@ async def write_update_sqlite(
     aiosqlite's thread (``bot.store.sqlite_trip``). Returns the report and whether the
     cursor moved (False: no row was at ``cursor.old``; the caller decides what that means).
     With a ``memo``, each member's written features and decision rows are kept in it with
-    the text written for them (``repository.StateMemo``).
+    the text written for them (``state_memo.StateMemo``).
     """
     plan = _plan(decisions, current, now=now)
     # Everything that does not depend on the new row ids is prepared here, in the event loop.
     retire = [(rid,) for rid in plan.retire]
-    inserts = _insert_params(plan.inserts)
-    refresh = _refresh_params(plan.refresh)
+    inserts = sq.insert_params(plan.inserts)
+    refresh = sq.refresh_params(plan.refresh)
     stamp = sqlite_time(now)
     written: list[tuple[list[tuple[Any, ...]], Mapping[int, Mapping[str, CurrentRow]]]] = []
 
     def on_thread(db: sqlite3.Connection) -> bool:
         if retire:
-            db.executemany(_SQLITE_RETIRE, retire)
+            db.executemany(sq.SQLITE_RETIRE, retire)
         if inserts:
-            db.executemany(_SQLITE_INSERT_ASSIGNMENT, inserts)
+            db.executemany(sq.SQLITE_INSERT_ASSIGNMENT, inserts)
             _number_inserts(plan, db.execute("SELECT last_insert_rowid()").fetchone()[0])
         if refresh:
-            db.executemany(_SQLITE_REFRESH, refresh)
+            db.executemany(sq.SQLITE_REFRESH, refresh)
         known = {**current, **plan.report.current}
         rows = _feature_params(
             features, decisions, now=now, ruleset_version=ruleset_version, current=known, memo=memo
         )
         if rows:
-            db.executemany(_SQLITE_UPSERT_FEATURES, rows)
+            db.executemany(sq.SQLITE_UPSERT_FEATURES, rows)
             written.append((rows, known))
         if cursor is None:
             return True
-        moved = db.execute(_SQLITE_ADVANCE_CURSOR, (cursor.new, stamp, CURSOR_KEY, cursor.old))
+        moved = db.execute(sq.SQLITE_ADVANCE_CURSOR, (cursor.new, stamp, CURSOR_KEY, cursor.old))
         return moved.rowcount == 1
 
     advanced = await run(on_thread)
@@ -434,10 +370,3 @@ async def write_update_sqlite(
                 rows_ = None if held is None else dict(held)
                 memo.keep(mid, features_text, decisions_text, features[mid], rows_)
     return plan.report, advanced
-
-
-def _dumps_evidence(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, ensure_ascii=False)

@@ -336,7 +336,7 @@ async def test_an_engine_behind_another_folds_nothing_twice(store: Store) -> Non
     assert current and all(n == 1 for _, n in current), "one current row per dimension"
 
 
-# ---- the state an engine keeps of what it wrote (``repository.StateMemo``) ----------------
+# ---- the state an engine keeps of what it wrote (``state_memo.StateMemo``) ----------------
 
 
 def _on_sqlite(store: Store) -> bool:

@@ -178,7 +178,7 @@ def test_quick_constructors_build_the_same_objects() -> None:
 
 
 def test_state_memo_hands_out_only_what_still_matches_the_text() -> None:
-    from segmentation.repository import StateMemo
+    from segmentation.state_memo import StateMemo
 
     memo = StateMemo(size=2)
     f = _features("hello")
