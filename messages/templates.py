@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from markupsafe import Markup
 from bot.core.errors import ConfigurationError
 from bot.core.outbound import Button
 from messages import escaping
+from messages.slack_blocks import slack_blocks
 
 log = logging.getLogger(__name__)
 
@@ -370,52 +371,3 @@ def _tidy(text: str) -> str:
     if "\n\n\n" in text:
         text = _BLANKS.sub("\n\n", text)
     return text.strip()
-
-
-# -- Slack Block Kit -----------------------------------------------------------------------
-
-
-def _chunks(text: str, limit: int) -> Iterable[str]:
-    """Paragraphs packed into pieces of at most ``limit`` characters (a huge one is cut)."""
-    current = ""
-    for para in text.split("\n\n"):
-        piece = para if len(para) <= limit else escaping.shorten(para, limit)
-        if current and len(current) + 2 + len(piece) > limit:
-            yield current
-            current = piece
-        else:
-            current = f"{current}\n\n{piece}" if current else piece
-    if current:
-        yield current
-
-
-_STYLES = {"primary": "primary", "danger": "danger"}
-
-
-def slack_blocks(text: str, buttons: Sequence[Button] = ()) -> tuple[Mapping[str, Any], ...]:
-    """Block Kit for a rendered mrkdwn text: section blocks within Slack's limits, then one
-    actions block whose buttons carry the action in ``action_id`` and the token in ``value``."""
-    room = escaping.SLACK_MAX_BLOCKS - (1 if buttons else 0)
-    sections: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-        for chunk in _chunks(text, escaping.SLACK_BLOCK_TEXT_LIMIT)
-    ][:room]
-    blocks: list[Mapping[str, Any]] = list(sections)
-    if buttons:
-        elements: list[dict[str, Any]] = []
-        for button in buttons[:25]:
-            label = escaping.shorten(escaping.single_line(button.label), escaping.SLACK_BUTTON_LABEL_LIMIT)
-            element: dict[str, Any] = {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label or str(button.action), "emoji": True},
-                "action_id": button.action[:255],
-                "value": button.value[:2000],
-            }
-            if button.style in _STYLES:
-                element["style"] = _STYLES[button.style]
-            elements.append(element)
-        blocks.append({"type": "actions", "elements": elements})
-    # Built of plain dicts, lists and str only (slices and joins are plain str, never a
-    # subclass): the blocks are stored in the outbox as JSON, and a JSON round trip to make
-    # sure cost more than the rest of a Slack render.
-    return tuple(blocks)

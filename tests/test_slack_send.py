@@ -261,7 +261,7 @@ async def test_reconcile_looks_for_a_reply_in_its_thread(out: Out) -> None:
 
 
 async def test_an_invitation_rendered_by_the_templates_keeps_one_set_of_buttons(out: Out) -> None:
-    from messages.templates import slack_blocks  # the template layer's own Block Kit
+    from messages.slack_blocks import slack_blocks  # the template layer's own Block Kit
 
     buttons = (Button("accept", "tok-8", "Accept", style="primary"), Button("decline", "tok-8", "Decline"))
     text = "Hi *Ann*, join the bug hunt?"

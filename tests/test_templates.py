@@ -12,7 +12,8 @@ import pytest
 
 from bot.core.outbound import Button
 from messages import escaping
-from messages.templates import DEFAULT_LOCALE_DIR, Renderer, TemplateFailure, locale_chain, slack_blocks
+from messages.slack_blocks import slack_blocks
+from messages.templates import DEFAULT_LOCALE_DIR, Renderer, TemplateFailure, locale_chain
 
 HOSTILE_NAME = "@everyone <@&123456789012345678> <!channel> \u202eevil\r\nBcc: x@example.com"
 
