@@ -44,6 +44,7 @@ import contextlib
 import contextvars
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,6 +152,8 @@ def _install() -> bool:
         if not self._running or self._connection is None:
             return await stock(self, fn, *args, **kwargs)  # "Connection closed", as ever
         loop = asyncio.get_running_loop()
+        handover = threading.Lock()
+        state = {"done": False, "orphaned": False}
 
         def finished() -> None:
             self._cohortbot_busy -= 1
@@ -163,15 +166,26 @@ def _install() -> bool:
                     self._cohortbot_waits = True
                 return fn(*args, **kwargs)
             finally:
-                # Counted back on the loop when the thread is done with it, not when the caller
-                # stops waiting: a cancelled caller leaves the call running there, and until it
-                # ends no call of this connection may run inline (it would wait for SQLite's
-                # connection mutex, held through a 30 s lock wait, on the loop's thread).
-                with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is left to ask
-                    loop.call_soon_threadsafe(finished)
+                with handover:
+                    state["done"] = True
+                    orphaned = state["orphaned"]
+                if orphaned:  # the caller was cancelled meanwhile: count it back from here
+                    with contextlib.suppress(RuntimeError):  # the loop is gone: nobody left to ask
+                        loop.call_soon_threadsafe(finished)
 
         self._cohortbot_busy = getattr(self, "_cohortbot_busy", 0) + 1
-        return await stock(self, waiting)
+        try:
+            return await stock(self, waiting)
+        finally:
+            # Counted back when the thread is done with the call, not when the caller stops
+            # waiting: a cancelled caller leaves the call running there, and until it ends no
+            # call of this connection may run inline (it would use the sqlite3 connection from
+            # two threads, or wait on the loop's thread for SQLite's connection mutex, held
+            # through a 30 s lock wait).
+            with handover:
+                state["orphaned"] = not state["done"]
+            if not state["orphaned"]:
+                finished()
 
     cls._execute = _execute
     return True
