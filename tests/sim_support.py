@@ -47,28 +47,54 @@ def question_and_answer(
     ]
 
 
+def posts(
+    who: dict[str, Any],
+    texts: Iterable[str],
+    *,
+    platform: str,
+    channel: str,
+    ids: str,
+    start: datetime,
+    every: timedelta = timedelta(days=10),
+    subject: str | None = None,
+) -> list[str]:
+    """One message of ``who`` per text, ``every`` apart from ``start``; ``ids`` formats the
+    message ids (``"e{}"`` gives e0, e1, ...)."""
+    return [
+        to_line(
+            start + every * i,
+            platform,
+            "message",
+            who,
+            channel=channel,
+            message_id=ids.format(i),
+            text=text,
+            subject=subject,
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
 #: A system integrator writing from a company address to the users' list.
 INTEGRATOR = user("sam@accenture.com", "Sam", email="sam@accenture.com")
 
 
-def integrator_mails() -> list[str]:
-    """Three mails of ``INTEGRATOR`` over the last forty days: customers, config shipped, integration."""
+def integrator_mails(who: dict[str, Any] = INTEGRATOR) -> list[str]:
+    """Three mails of ``who`` over the last forty days: customers, config shipped, integration
+    (a system integrator: business segment, so the partner referral waits for approval)."""
     texts = [
         "We deploy this for our customers at several banks; the LDAP connector needs a config option.",
         "Our customers run it on RHEL with our integration layer; here is the config we ship:\n"
         "```\n[sync]\nldap_url = ldaps://x\n```",
         "We integrate the server for our clients and maintain it; any plans for SAML?",
     ]
-    return [
-        to_line(
-            MONDAY - timedelta(days=40) + timedelta(days=10 * i),
-            "mail",
-            "message",
-            INTEGRATOR,
-            channel="users@lists.example.org",
-            message_id=f"<si{i}@accenture.com>",
-            text=t,
-            subject="LDAP connector",
-        )
-        for i, t in enumerate(texts)
-    ]
+    local, domain = str(who["id"]).split("@")
+    return posts(
+        who,
+        texts,
+        platform="mail",
+        channel="users@lists.example.org",
+        ids=f"<{local}{{}}@{domain}>",
+        start=MONDAY - timedelta(days=40),
+        subject="LDAP connector",
+    )

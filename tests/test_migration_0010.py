@@ -34,28 +34,18 @@ async def test_the_trailing_object_moves_into_the_column_and_back(store: Store) 
             )
         ).scalar_one()
         old_form = [7, 8, {"activities": [11, 12], "outbox": [3]}]
-        await conn.execute(
-            insert(_OLD).values(
-                id=1,
-                kept_member_id=kept,
-                merged_member_id=99,
-                merged_display_name="gone",
-                identity_ids=old_form,
-                by="cli",
-                at=T0.replace(tzinfo=None),
+        for row_id, merged, name, identity_ids in ((1, 99, "gone", old_form), (2, 98, "plain", [5])):
+            await conn.execute(
+                insert(_OLD).values(
+                    id=row_id,
+                    kept_member_id=kept,
+                    merged_member_id=merged,
+                    merged_display_name=name,
+                    identity_ids=identity_ids,
+                    by="cli",
+                    at=T0.replace(tzinfo=None),
+                )
             )
-        )
-        await conn.execute(
-            insert(_OLD).values(
-                id=2,
-                kept_member_id=kept,
-                merged_member_id=98,
-                merged_display_name="plain",
-                identity_ids=[5],
-                by="cli",
-                at=T0.replace(tzinfo=None),
-            )
-        )
     await store.migrate()
     async with store.connection() as conn:
         rows = {r.id: r for r in (await conn.execute(select(MemberMerge))).all()}

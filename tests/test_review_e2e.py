@@ -245,32 +245,8 @@ async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store:
     assert "planned" not in statuses.values()
 
 
-def _integrator_lines(address: str, name: str, *, offset: timedelta = timedelta(0)) -> list[str]:
-    """Three posts that make a system integrator (business segment: partner-referral waits for approval)."""
-    texts = [
-        "We deploy this for our customers at several banks; the LDAP connector needs a config option.",
-        "Our customers run it on RHEL with our integration layer; here is the config we ship:\n"
-        "```\n[sync]\nldap_url = ldaps://x\n```",
-        "We integrate the server for our clients and maintain it; any plans for SAML?",
-    ]
-    who = _user(address, name, email=address)
-    return [
-        to_line(
-            MONDAY - timedelta(days=40) + timedelta(days=10 * i) + offset,
-            "mail",
-            "message",
-            who,
-            channel="users@lists.example.org",
-            message_id=f"<{name}{i}@{address.split('@')[1]}>",
-            text=t,
-            subject="LDAP connector",
-        )
-        for i, t in enumerate(texts)
-    ]
-
-
 async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> None:
-    await _run(store, _integrator_lines("kim@capgemini.com", "Kim"))
+    await _run(store, integrator_mails(_user("kim@capgemini.com", "Kim", email="kim@capgemini.com")))
     async with store.connection() as conn:
         waiting = (
             await conn.execute(select(Invitation.id).where(Invitation.status == "awaiting_approval"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sim_support import MONDAY, integrator_mails, question_and_answer, run_lines, user
+from sim_support import MONDAY, integrator_mails, posts, question_and_answer, run_lines, user
 from sqlalchemy import select
 
 from bot.sim_events import to_line
@@ -105,18 +105,8 @@ async def test_an_end_user_asking_basic_questions_is_invited_to_device_testing(s
         "Is there a way to make the calendar show on my tablet?",
         "Where do I find the settings to change my password?",
     ]
-    lines = [
-        to_line(
-            MONDAY - timedelta(days=50) + timedelta(days=10 * i),
-            "discord",
-            "message",
-            eve,
-            channel="help",
-            message_id=f"e{i}",
-            text=q,
-        )
-        for i, q in enumerate(questions)
-    ]
+    start = MONDAY - timedelta(days=50)
+    lines = posts(eve, questions, platform="discord", channel="help", ids="e{}", start=start)
     actions = await _run(store, lines)
     assert "device-testing" in _programmes(_to(actions, user_id="3001"))
 
