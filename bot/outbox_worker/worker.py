@@ -21,7 +21,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -199,8 +198,7 @@ class OutboxWorker:
                 await self._recover()
             await self._round()
             now = self._clock.now()
-            outlook = await self._outlook(now)
-            nxt = outlook.next_at
+            nxt = await self._outlook(now)
             self._round_at = now
             await self._publish_depth()
         except STORE_ERRORS as exc:
@@ -251,11 +249,10 @@ class OutboxWorker:
             if self._needs_recovery:
                 total += await self._recover()
             while True:
-                settled, _ = await self._round()
+                settled = await self._round()
                 total += settled
                 now = self._clock.now()
-                outlook = await self._outlook(now)
-                nxt = outlook.next_at
+                nxt = await self._outlook(now)
                 # A round ends only when nothing due could be claimed at ``now``: another
                 # round at the same moment would find nothing, so wait for the clock to move.
                 if nxt is None or nxt <= now:
@@ -293,8 +290,8 @@ class OutboxWorker:
 
     # -- one round ---------------------------------------------------------------------------
 
-    async def _round(self) -> tuple[int, int]:
-        """Expire, then claim and deliver until nothing is due or allowed; (settled, claimed)."""
+    async def _round(self) -> int:
+        """Expire, then claim and deliver until nothing is due or allowed; how many rows settled."""
         await self._settle.flush()
         settled = 0
         now = self._clock.now()
@@ -302,7 +299,6 @@ class OutboxWorker:
         if self._expired_at is None or now - self._expired_at >= _EXPIRE_EVERY or now < self._expired_at:
             settled = await self._settle.expire(now)
             self._expired_at = now
-        claimed = 0
         while not self._stopping:
             now = self._clock.now()
             rows, complete = await self._claim(now)
@@ -310,7 +306,6 @@ class OutboxWorker:
                 break
             if not rows:
                 continue  # another worker claimed them first: look again
-            claimed += len(rows)
             for i, row in enumerate(rows):
                 if self._stopping:
                     await self._settle.release([r.id for r in rows[i:]])
@@ -324,7 +319,7 @@ class OutboxWorker:
                     settled += 1
             if complete and self._clock.now() == now:
                 break  # every row due at ``now`` was looked at: asking again finds nothing new
-        return settled, claimed
+        return settled
 
     async def _claim(self, now: datetime) -> tuple[list[ob.OutboxRow] | None, bool]:
         """Claim what the rate limits allow, the interactive lane first.
@@ -469,7 +464,7 @@ class OutboxWorker:
         self._needs_recovery = False
         return reconciled
 
-    async def _outlook(self, now: datetime) -> _Outlook:
+    async def _outlook(self, now: datetime) -> datetime | None:
         """When a round could next do something: a future row, or a rate limit lifting."""
         dests, plats = self._limiter.blocked(now)
         self._limiter.forget_idle(now)
@@ -486,7 +481,7 @@ class OutboxWorker:
         nxt = min(times) if times else None
         self._next_at = nxt
         self._known = True
-        return _Outlook(nxt)
+        return nxt
 
     async def _publish_depth(self) -> None:
         """Count the waiting rows per lane for the gauge, at most every ``_DEPTH_EVERY`` seconds:
@@ -499,8 +494,3 @@ class OutboxWorker:
         self._depth_at = tick
         for lane in _LANES:
             self.metrics.shared.set_outbox_depth(lane, depth.get(lane, 0))
-
-
-@dataclass(frozen=True, slots=True)
-class _Outlook:
-    next_at: datetime | None

@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 class CheckpointStats:
     runs: int = 0
     frames_copied: int = 0
-    busy: int = 0  # runs that could not copy everything (a reader still needed old frames)
-    seconds: float = 0.0
 
 
 class WalCheckpointer:
@@ -51,7 +49,7 @@ class WalCheckpointer:
         self.stats = CheckpointStats()
         self._wanted = threading.Event()
         self._stopping = False
-        self._last = 0.0
+        self._last = float("-inf")  # monotonic() may be small on a freshly booted machine
         self._thread: threading.Thread | None = None
         #: Set after every checkpoint run, so a test or a shutdown can wait for one.
         self.checkpointed = threading.Event()
@@ -98,9 +96,8 @@ class WalCheckpointer:
             conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        started = time.perf_counter()
         try:
-            busy, _log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, _log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:  # a locked or vanished file: the next nudge tries again
             log.info("WAL checkpoint of %s skipped: %s", self.path, exc)
             return
@@ -108,6 +105,4 @@ class WalCheckpointer:
             self._last = time.monotonic()
         self.stats.runs += 1
         self.stats.frames_copied += max(int(copied), 0)
-        self.stats.busy += int(busy)
-        self.stats.seconds += time.perf_counter() - started
         self.checkpointed.set()

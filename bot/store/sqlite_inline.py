@@ -60,12 +60,9 @@ _INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("cohortbot_sqlite
 
 @dataclass(slots=True)
 class InlineStats:
-    """Counts for tests and benchmarks: how calls went."""
+    """For tests: how many inline attempts met a lock held elsewhere and went to the thread."""
 
-    inline: int = 0
-    #: Inline attempts that met a lock held elsewhere and went to the thread to wait.
     waited: int = 0
-    threaded: int = 0
 
 
 stats = InlineStats()
@@ -79,10 +76,6 @@ def inline_sqlite(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _INLINE.reset(token)
-
-
-def inline_enabled() -> bool:
-    return _INLINE.get()
 
 
 def waiting_pragma(cursor: Any, dbapi_conn: Any) -> None:
@@ -143,12 +136,10 @@ def _install() -> bool:
                 self._cohortbot_no_inline = True
                 log.info("SQLite connection is bound to its thread; calls keep the thread")
             else:
-                stats.inline += 1
                 return result
         return await _threaded(self, fn, args, kwargs)
 
     async def _threaded(self: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-        stats.threaded += 1
         if not self._running or self._connection is None:
             return await stock(self, fn, *args, **kwargs)  # "Connection closed", as ever
         loop = asyncio.get_running_loop()
