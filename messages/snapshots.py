@@ -97,18 +97,6 @@ def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield items[i : i + size]
 
 
-def invitation_time(
-    sent_at: datetime | None, planned_at: datetime, reason: dict[str, Any] | None
-) -> datetime:
-    """When an invitation went out, or is due to: caps and cooldowns count from then."""
-    if sent_at is not None:
-        return sent_at
-    due = (reason or {}).get("not_before")
-    if isinstance(due, str):
-        return datetime.fromisoformat(due)
-    return planned_at
-
-
 def most_common_offset(features: dict[str, Any] | None) -> int | None:
     offsets = (features or {}).get("tz_offsets") or {}
     if not offsets:
@@ -196,14 +184,6 @@ def _first(row: Any) -> Any:
 async def paused_programmes(conn: AsyncConnection) -> set[str]:
     rows = await conn.execute(PAUSED)
     return set(rows.scalars())
-
-
-async def consents(conn: AsyncConnection, member_ids: Collection[int]) -> dict[int, dict[str, str]]:
-    out: dict[int, dict[str, str]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        for mid, scope, state in await conn.execute(CONSENTS, {"ids": list(chunk)}):
-            out.setdefault(mid, {})[scope] = state
-    return out
 
 
 # The same reads as plain SQL for SQLite's one-trip path (``messages.sqlite_fast``).
@@ -316,7 +296,7 @@ async def _load(
     invitations: dict[int, list[PastInvitation]] = {}
     fromiso = datetime.fromisoformat
     for mid, programme, status, sent_at, planned_at, due in invitation_rows:
-        # ``invitation_time`` inlined, converting only the time it picks.
+        # When it went out, or is due to (caps and cooldowns count from then); only that time is converted.
         if sent_at is not None:
             when = utc(sent_at)
         elif isinstance(due, str):

@@ -29,7 +29,6 @@ from bot.store.models import (
     Place,
     SegmentAssignment,
 )
-from bot.store.sqlite_trip import thread_runner
 from segmentation.classify import Previous
 from segmentation.features import IdentityFacts, MemberFeatures, Profile
 from segmentation.state_memo import StateMemo
@@ -244,9 +243,6 @@ async def load_state_and_identities(conn: AsyncConnection, member_ids: Sequence[
     Members without identities get an entry with none (``profiles`` gives them no profile,
     as when it reads them itself); members without stored features get no state (as ``load_state``).
     """
-    run = await thread_runner(conn)
-    if run is not None:  # SQLite: every chunk in one trip to the connection's thread
-        return state_from_rows(await run(lambda db: sqlite_state_rows(db, member_ids)), raw=True)
     pages = [
         list(await conn.execute(_STATE_AND_IDENTITIES, {"ids": list(chunk)}))
         for chunk in _chunks(list(member_ids))
