@@ -24,12 +24,11 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.activity_rows import sqlite_time
+from bot.store.sqlite_trip import encode as encode
+from bot.store.sqlite_trip import in_list as in_list
+from bot.store.sqlite_trip import insert_returning as insert_returning
+from bot.store.sqlite_trip import run_reads as run_reads
 from bot.store.sqlite_trip import thread_runner
-
-
-def in_list(values: Sequence[Any]) -> str:
-    return ",".join("?" * len(values))
 
 
 def aware(text: str) -> datetime:
@@ -45,23 +44,6 @@ def utc(text: str | None) -> datetime | None:
 def loads(text: str | bytes | None) -> Any:
     """A JSON column's text (None stays None, as JSON null does through SQLAlchemy)."""
     return None if text is None else orjson.loads(text)
-
-
-async def run_reads(
-    conn: AsyncConnection, queries: Sequence[tuple[str, Sequence[Any]]]
-) -> list[list[Any]] | None:
-    """Every (sql, parameters) in one trip on SQLite, their rows in order; None elsewhere
-    (the caller then runs its SQLAlchemy statements). Writes among them join the transaction
-    the caller's connection has open (``bot.store.sqlite_trip``)."""
-    run = await thread_runner(conn)
-    if run is None:
-        return None
-
-    def on_thread(db: sqlite3.Connection) -> list[list[Any]]:
-        return [db.execute(sql, params).fetchall() for sql, params in queries]
-
-    result: list[list[Any]] = await run(on_thread)
-    return result
 
 
 Query = tuple[str, Sequence[Any]]
@@ -95,50 +77,6 @@ async def read_chunks(
         [q for part in parts for q in raw(part)] + list(tail_raw),
         [s for part in parts for s in portable(part)] + list(tail_portable),
     )
-
-
-def encode(value: Any) -> Any:
-    """A value as SQLAlchemy's types write it on SQLite: JSON as orjson text (what the store's
-    serializer writes), aware datetimes as naive UTC text."""
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        return sqlite_time(value)
-    return value
-
-
-async def insert_returning(
-    conn: AsyncConnection,
-    insert: str,
-    rows: Sequence[Sequence[Any]],
-    *,
-    chunk: int = 500,
-    encoded: bool = False,
-) -> list[Any]:
-    """``insert`` ("INSERT INTO t (a, b) VALUES %s ON CONFLICT ... RETURNING ...") once per
-    ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows.
-
-    Runs in one trip to the connection's thread where it can (the statements join the
-    transaction the caller's connection has open, as ``bot.store.sqlite_trip`` explains),
-    else through ``exec_driver_sql``. ``encoded``: the caller already passed every value
-    through ``encode`` (it knows which columns need it, and a batch's shared times once)."""
-    statements: list[tuple[str, tuple[Any, ...]]] = []
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        group = "(" + in_list(part[0]) + ")"
-        params = (
-            tuple(v for row in part for v in row)
-            if encoded
-            else tuple(encode(v) for row in part for v in row)
-        )
-        statements.append((insert % ",".join([group] * len(part)), params))
-    done = await run_reads(conn, statements)
-    if done is not None:
-        return [row for page in done for row in page]
-    out: list[Any] = []
-    for sql, params in statements:
-        out.extend((await conn.exec_driver_sql(sql, params)).all())
-    return out
 
 
 async def execute_many(conn: AsyncConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:

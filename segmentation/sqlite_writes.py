@@ -7,14 +7,12 @@ the same text with the same rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from bot.store.activity_rows import sqlite_time
+from bot.store.db import json_text
 
 SQLITE_UPSERT_FEATURES = (
     "INSERT INTO member_features (member_id, features, segments, decisions, ruleset_version, classified_at) "
@@ -45,7 +43,7 @@ def insert_params(inserts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]
             r["dimension"],
             r["value"],
             r["confidence"],
-            dumps_evidence(r["evidence"]),
+            json_text(r["evidence"]),
             r["ruleset_version"],
             stamps[r["decided_at"]],
             stamps[r["updated_at"]],
@@ -60,7 +58,7 @@ def refresh_params(refresh: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]
     return [
         (
             r["confidence"],
-            dumps_evidence(r["evidence"]),
+            json_text(r["evidence"]),
             r["ruleset_version"],
             stamps[r["updated_at"]],
             r["rid"],
@@ -78,10 +76,3 @@ SQLITE_ADVANCE_CURSOR = (
     "UPDATE import_cursor SET position = ?, updated_at = ? WHERE import_cursor.source = ? "
     "AND import_cursor.position = ?"
 )
-
-
-def dumps_evidence(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, ensure_ascii=False)

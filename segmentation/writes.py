@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.activity_rows import sqlite_time
+from bot.store.db import json_text
 from bot.store.models import MemberFeatureRow, SegmentAssignment
 from bot.store.sqlite_hops import last_rowid
 from bot.store.sqlite_trip import Runner
@@ -112,12 +113,12 @@ def _feature_params(
         if rows is not None:
             text = memo.decisions_text(mid, rows) if memo is not None else None
             if text is None:
-                text = sq.dumps_evidence(_decisions_json(rows))
+                text = json_text(_decisions_json(rows))
         out.append(
             (
                 mid,
-                sq.dumps_evidence(f if isinstance(f, dict) else f.to_json()),
-                sq.dumps_evidence(list(decision.segments) if decision is not None else []),
+                json_text(f if isinstance(f, dict) else f.to_json()),
+                json_text(list(decision.segments) if decision is not None else []),
                 text,
                 ruleset_version,
                 stamp,

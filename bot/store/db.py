@@ -63,7 +63,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON for the database: orjson is several times faster than the standard library on the
     feature summaries and evidence written per member; the standard library takes what orjson
     refuses (lone surrogates in text that slipped through)."""
@@ -75,7 +75,7 @@ def _dumps(value: Any) -> str:
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+    kwargs: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() == "postgresql":
         kwargs.update(pool_pre_ping=True, connect_args={"timeout": 10})
     if parsed.get_backend_name() == "sqlite":

@@ -14,21 +14,18 @@ views) are in ``bot.store.outbox_views``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Row, Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.outbound import Button, Kind, Lane, OutboundMessage, Recipient, SendReceipt
-from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import OutboxMessage
-from bot.store.sqlite_trip import thread_runner
+from bot.store.sqlite_trip import insert_returning
 
 OUTBOX = cast(Table, OutboxMessage.__table__)
 _C = OUTBOX.c
@@ -154,9 +151,6 @@ async def enqueue(
         if dialect == "postgresql":
             pg = postgresql.insert(OUTBOX).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
             stmt: Any = pg.returning(_C.id, _C.dedupe_key)
-        elif dialect == "sqlite":
-            lite = sqlite.insert(OUTBOX).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            stmt = lite.returning(_C.id, _C.dedupe_key)
         else:  # pragma: no cover - the project supports SQLite and PostgreSQL only
             raise NotImplementedError(dialect)
         for row_id, key in (await conn.execute(stmt)).all():
@@ -176,48 +170,20 @@ _SQLITE_COLUMNS = (
 _SQLITE_INSERT = (
     "INSERT INTO outbox (dedupe_key, member_id, platform, kind, recipient, body, template, programme, "
     "lane, destination, status, attempts, not_before, deliver_until, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING"
+    "VALUES %s ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
 )
-_SQLITE_TOP = "SELECT coalesce(max(id), 0) FROM outbox"
-_SQLITE_NEW = "SELECT id, dedupe_key FROM outbox WHERE id > ?"
-_JSON_COLUMNS = frozenset({"recipient", "body"})
-_TIME_COLUMNS = frozenset({"not_before", "deliver_until", "created_at"})
-
-
-def _sqlite_value(column: str, value: Any) -> Any:
-    if column in _JSON_COLUMNS:
-        return orjson.dumps(value).decode()
-    if column in _TIME_COLUMNS:
-        return sqlite_time(value)
-    return value
 
 
 async def _insert_sqlite(conn: AsyncConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """One plain executemany, then the new rows' ids read back above the previous highest.
+    """Plain multi-row INSERT ... RETURNING of the new rows (``sqlite_trip.insert_returning``).
 
-    Building a multi-row INSERT construct per call cost more than running it (≈ 3 ms a call
-    on the live pipeline). From its first write the transaction holds SQLite's write lock, so
-    the rows above the old maximum are ours; the dedupe keys say which of ours were new.
+    Building SQLAlchemy's multi-row INSERT construct per call cost more than running it
+    (≈ 3 ms a call on the live pipeline). Duplicates of a dedupe key are skipped by the
+    unique index and not returned, so the ids are exactly the rows this call added.
     """
-    params = [tuple(_sqlite_value(c, r[c]) for c in _SQLITE_COLUMNS) for r in rows]
-    run = await thread_runner(conn)
-    if run is not None:  # the three statements in one trip to aiosqlite's thread
-
-        def trip(raw: sqlite3.Connection) -> list[Any]:
-            first = raw.execute(_SQLITE_TOP).fetchone()[0]
-            raw.executemany(_SQLITE_INSERT, params)
-            return raw.execute(_SQLITE_NEW, (first,)).fetchall()
-
-        found: Any = await run(trip)
-    else:
-        before = (await conn.exec_driver_sql(_SQLITE_TOP)).scalar_one()
-        await conn.exec_driver_sql(_SQLITE_INSERT, params)
-        found = (await conn.exec_driver_sql(_SQLITE_NEW, (before,))).all()
-    # Only our keys: when the enqueue is the transaction's first write, the top id is read
-    # before the write lock is taken, so rows another connection committed meanwhile can
-    # be above it too.
-    ours = {str(r["dedupe_key"]) for r in rows}
-    return {str(row[1]): int(row[0]) for row in found if str(row[1]) in ours}
+    values = [tuple(r[c] for c in _SQLITE_COLUMNS) for r in rows]  # encoded as SQLAlchemy would
+    found = await insert_returning(conn, _SQLITE_INSERT, values)
+    return {str(key): int(row_id) for row_id, key in found}
 
 
 @dataclass(frozen=True, slots=True)

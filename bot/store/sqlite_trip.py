@@ -20,10 +20,14 @@ when they are not there and the caller takes its statement-by-statement path.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.activity_rows import sqlite_time
+from bot.store.db import json_text
 
 T = TypeVar("T")
 
@@ -48,3 +52,68 @@ async def thread_runner(conn: AsyncConnection) -> Runner[Any] | None:
             return await execute(lambda: fn(raw))
 
     return run
+
+
+def in_list(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def encode(value: Any) -> Any:
+    """A value as SQLAlchemy's types write it on SQLite: JSON as the store's serializer writes
+    it (``json_text``), aware datetimes as naive UTC text."""
+    if isinstance(value, dict | list):
+        return json_text(value)
+    if isinstance(value, datetime):
+        return sqlite_time(value)
+    return value
+
+
+async def run_reads(
+    conn: AsyncConnection, queries: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[Any]] | None:
+    """Every (sql, parameters) in one trip on SQLite, their rows in order; None elsewhere
+    (the caller then runs its SQLAlchemy statements). Writes among them join the transaction
+    the caller's connection has open (``bot.store.sqlite_trip``)."""
+    run = await thread_runner(conn)
+    if run is None:
+        return None
+
+    def on_thread(db: sqlite3.Connection) -> list[list[Any]]:
+        return [db.execute(sql, params).fetchall() for sql, params in queries]
+
+    result: list[list[Any]] = await run(on_thread)
+    return result
+
+
+async def insert_returning(
+    conn: AsyncConnection,
+    insert: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    chunk: int = 500,
+    encoded: bool = False,
+) -> list[Any]:
+    """``insert`` ("INSERT INTO t (a, b) VALUES %s ON CONFLICT ... RETURNING ...") once per
+    ``chunk`` rows, the ``%s`` replaced by a placeholder group per row; the returned rows.
+
+    Runs in one trip to the connection's thread where it can (the statements join the
+    transaction the caller's connection has open, as ``bot.store.sqlite_trip`` explains),
+    else through ``exec_driver_sql``. ``encoded``: the caller already passed every value
+    through ``encode`` (it knows which columns need it, and a batch's shared times once)."""
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        group = "(" + in_list(part[0]) + ")"
+        params = (
+            tuple(v for row in part for v in row)
+            if encoded
+            else tuple(encode(v) for row in part for v in row)
+        )
+        statements.append((insert % ",".join([group] * len(part)), params))
+    done = await run_reads(conn, statements)
+    if done is not None:
+        return [row for page in done for row in page]
+    out: list[Any] = []
+    for sql, params in statements:
+        out.extend((await conn.exec_driver_sql(sql, params)).all())
+    return out
