@@ -282,7 +282,7 @@ async def count_attempt(conn: AsyncConnection, outbox_id: int) -> None:
 
 
 #: ``hold`` and ``count_attempt``, built once: they run before every message that leaves
-#: (``outbox_views.hold_and_check`` also runs them as plain SQL on SQLite).
+#: (``outbox_views.hold_and_check``).
 HOLD = (
     update(OUTBOX)
     .where(_C.id == bindparam("b_id"), _C.status == "sending", _C.claimed_by == bindparam("b_worker"))

@@ -6,26 +6,20 @@ bounce recorded a moment ago stops a message that was enqueued days earlier.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal_column, select, union_all, update
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.activity_rows import sqlite_time
 from bot.store.live_models import Consent, Erasure, ProgrammeState
 from bot.store.models import Identity, Member
-from bot.store.outbox import COUNT_ATTEMPT as ob_COUNT_ATTEMPT
-from bot.store.outbox import HOLD as ob_HOLD
 from bot.store.outbox import OUTBOX, OutboxRow
 from bot.store.outbox import count_attempt as ob_count_attempt
 from bot.store.outbox import hold as ob_hold
 from bot.store.privacy import identity_hash
-from bot.store.sqlite_trip import thread_runner
 
 _C = OUTBOX.c
 _CONSENT = Consent.__table__.c
@@ -145,59 +139,21 @@ async def send_check(conn: AsyncConnection, row: OutboxRow) -> SendCheck:
     return _judge(row, tuple(found))
 
 
-class _OnSqlite:
-    """A prebuilt statement compiled once for SQLite: its text and its positional parameters
-    (the statement's own literals filled in), for the one-trip path of ``hold_and_check``."""
-
-    def __init__(self, stmt: Any) -> None:
-        compiled = stmt.compile(dialect=sqlite_dialect())
-        self.sql: str = compiled.string
-        self._names = tuple(compiled.positiontup or ())
-        self._defaults = dict(compiled.params)
-
-    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        merged = {**self._defaults, **values}
-        return tuple(merged[name] for name in self._names)
-
-
-_LAST_CHECK_SQLITE = _OnSqlite(_LAST_CHECK)
-_HOLD_SQLITE = _OnSqlite(ob_HOLD)
-_COUNT_SQLITE = _OnSqlite(ob_COUNT_ATTEMPT)
-
-
 async def hold_and_check(
     conn: AsyncConnection, row: OutboxRow, *, now: datetime, worker_id: str
 ) -> SendCheck | None:
     """The transaction before a send: touch the claim (``ob.hold``), ``send_check``, and when
     nothing stops the row, count the attempt (``ob.count_attempt``).
 
-    None when the row is no longer this worker's. On SQLite the three statements go to
-    aiosqlite's thread in one trip (they run before every message that leaves); elsewhere
-    one after the other.
+    None when the row is no longer this worker's. The worker runs it on SQLite's connection
+    directly (``bot.store.sqlite_inline``), so three statements cost no more than one trip.
     """
-    params = _check_params(row)
-    run = await thread_runner(conn)
-    if run is None:
-        if not await ob_hold(conn, row.id, now=now, worker_id=worker_id):
-            return None
-        check = await send_check(conn, row)
-        if not check.paused and check.block is None:
-            await ob_count_attempt(conn, row.id)
-        return check
-    check_params = _LAST_CHECK_SQLITE.params(params)
-    hold_params = _HOLD_SQLITE.params({"b_id": row.id, "b_worker": worker_id, "b_at": sqlite_time(now)})
-    count_params = _COUNT_SQLITE.params({"b_id": row.id})
-
-    def trip(raw: sqlite3.Connection) -> SendCheck | None:
-        if raw.execute(_HOLD_SQLITE.sql, hold_params).rowcount == 0:
-            return None
-        check = _judge(row, raw.execute(_LAST_CHECK_SQLITE.sql, check_params).fetchone())
-        if not check.paused and check.block is None:
-            raw.execute(_COUNT_SQLITE.sql, count_params)
-        return check
-
-    result: SendCheck | None = await run(trip)
-    return result
+    if not await ob_hold(conn, row.id, now=now, worker_id=worker_id):
+        return None
+    check = await send_check(conn, row)
+    if not check.paused and check.block is None:
+        await ob_count_attempt(conn, row.id)
+    return check
 
 
 @dataclass(frozen=True, slots=True)
