@@ -32,7 +32,7 @@ from bot.store.live_models import OutboxMessage, SolutionCheck
 from bot.store.outbox import NewMessage, enqueue
 from messages import points, sqlite_fast
 from messages.composer import check_message
-from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_rows, read_start
+from messages.hero_reads import CheckBatch, Row, pick_account, read_batch, read_start
 from messages.policy import next_allowed
 from messages.programmes import Catalogue
 from messages.snapshots import Account, LinkMaker
@@ -141,14 +141,7 @@ class Hero:
             for r in rows.values()
             if r.kind == "message" and r.target and message_signals(r.own_text).has(SOLVED)
         }
-        second = {
-            t.target
-            for r in rows.values()
-            if (r.kind == "reaction" or r.uid in solved) and (t := targets.get(r.target or ""))
-        }
-        more = {u for u in second if u and u not in targets}
-        if more:
-            reads.update(await read_rows(conn, more))
+        # What those answers answer was read with them (``read_start`` reads two levels).
         bots = reads.bots
         batch = await read_batch(conn, rows, start)
         for row in sorted(rows.values(), key=lambda r: r.occurred_at):

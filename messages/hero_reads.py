@@ -75,11 +75,6 @@ class Reads:
     bots: set[int] = field(default_factory=set)  # authors that are bots
     names: dict[int, str] = field(default_factory=dict)  # author -> display name
 
-    def update(self, other: Reads) -> None:
-        self.rows.update(other.rows)
-        self.bots |= other.bots
-        self.names.update(other.names)
-
 
 # -- the reads, built once: composing a select per call cost more than running it -----------
 
@@ -274,16 +269,6 @@ class _Found:
         out.rows = {u: found.pop(u) for u in wanted if u in found}
         out.rows.update(found)
         return out
-
-
-async def read_rows(conn: AsyncConnection, uids: Collection[str]) -> Reads:
-    """The activities (messages, reactions) with these uids. ``rows`` lists the asked-for uids
-    first, in sorted order, then the others."""
-    wanted = sorted({u for u in uids if u})
-    trip = await _trip(conn, wanted)
-    found = _Found()
-    found.add(trip.rows, raw=trip.raw)
-    return found.reads(wanted)
 
 
 @dataclass(slots=True)
