@@ -53,7 +53,6 @@ def _settings() -> Settings:
     )
 
 
-_user = user
 
 
 async def _run(store: Store, lines: Iterable[str]) -> list[dict[str, Any]]:
@@ -102,11 +101,11 @@ async def _token(store: Store, programme: str) -> str:
 
 
 async def test_a_click_on_someone_elses_invitation_token_changes_nothing(store: Store) -> None:
-    dev = _user("2001", "Dev")
+    dev = user("2001", "Dev")
     await _run(store, _patches(dev, start=MONDAY - timedelta(days=60), tag="p"))
     token = await _token(store, "bug-hunt")
-    eve = _user("2002", "Eve")
-    mallory = _user("U0777", "Mallory")
+    eve = user("2002", "Eve")
+    mallory = user("U0777", "Mallory")
     actions = await _run(
         store,
         [
@@ -124,7 +123,7 @@ async def test_a_click_on_someone_elses_invitation_token_changes_nothing(store: 
 
 
 async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
-    asker, helper = _user("7001", "Asker"), _user("7002", "Helper")
+    asker, helper = user("7001", "Asker"), user("7002", "Helper")
     await _run(
         store,
         [
@@ -132,7 +131,7 @@ async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
                 asker, helper, question="How do I make my phone sync contacts after the update?"
             ),
             to_line(
-                MONDAY + timedelta(days=1), "discord", "message", _user("7003"), channel="general", text="hi"
+                MONDAY + timedelta(days=1), "discord", "message", user("7003"), channel="general", text="hi"
             ),
         ],
     )
@@ -150,7 +149,7 @@ async def test_only_the_asker_can_confirm_a_solution(store: Store) -> None:
 
 
 async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(store: Store) -> None:
-    ann, bob = _user("1001", "Ann"), _user("1002", "Bob")
+    ann, bob = user("1001", "Ann"), user("1002", "Bob")
     actions = await _run(
         store,
         [
@@ -167,7 +166,7 @@ async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(stor
                 text="hello, I am new",
             ),
             to_line(
-                MONDAY + timedelta(hours=5), "discord", "message", _user("1003"), channel="general", text="x"
+                MONDAY + timedelta(hours=5), "discord", "message", user("1003"), channel="general", text="x"
             ),
         ],
     )
@@ -179,7 +178,7 @@ async def test_the_person_after_an_erasure_is_still_classified_and_welcomed(stor
 
 
 async def test_mail_erasure_is_confirmed_by_mail(store: Store) -> None:
-    ann = _user("ann@example.org", "Ann", email="ann@example.org")
+    ann = user("ann@example.org", "Ann", email="ann@example.org")
     actions = await _run(
         store,
         [
@@ -211,7 +210,7 @@ async def test_mail_erasure_is_confirmed_by_mail(store: Store) -> None:
 
 
 async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store: Store) -> None:
-    ann = _user("1001", "Ann")
+    ann = user("1001", "Ann")
     lines = [
         to_line(
             MONDAY,
@@ -246,7 +245,7 @@ async def test_an_invitation_cancelled_by_optout_is_not_stuck_after_optin(store:
 
 
 async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> None:
-    await _run(store, integrator_mails(_user("kim@capgemini.com", "Kim", email="kim@capgemini.com")))
+    await _run(store, integrator_mails(user("kim@capgemini.com", "Kim", email="kim@capgemini.com")))
     async with store.connection() as conn:
         waiting = (
             await conn.execute(select(Invitation.id).where(Invitation.status == "awaiting_approval"))
@@ -260,7 +259,7 @@ async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> Non
             _admin(MONDAY + timedelta(seconds=30), "admin invite code-sniper system_integrators --confirm"),
             _admin(MONDAY + timedelta(minutes=1), "admin programme pause code-sniper"),
             to_line(
-                MONDAY + timedelta(days=10), "discord", "message", _user("5555"), channel="general", text="hi"
+                MONDAY + timedelta(days=10), "discord", "message", user("5555"), channel="general", text="hi"
             ),
         ],
     )
@@ -270,7 +269,7 @@ async def test_no_invitation_of_a_paused_programme_goes_out(store: Store) -> Non
 
 
 async def test_a_mail_members_click_is_answered_by_email(store: Store) -> None:
-    dev = _user("md@example.org", "Mail Dev", email="md@example.org")
+    dev = user("md@example.org", "Mail Dev", email="md@example.org")
     await _run(
         store,
         [
@@ -312,7 +311,7 @@ async def test_a_paused_programme_invites_nobody_and_a_campaign_dry_runs_first(s
     start = MONDAY - timedelta(days=60)
     lines = [_admin(start - timedelta(minutes=5), "admin programme pause bug-hunt")]
     for i in range(2):
-        lines += _patches(_user(f"20{i}1", f"Dev{i}"), start=start + timedelta(minutes=i), tag=f"d{i}-")
+        lines += _patches(user(f"20{i}1", f"Dev{i}"), start=start + timedelta(minutes=i), tag=f"d{i}-")
     lines.sort(key=lambda line: line.split('"ts":"', 1)[1][:20])
     actions = await _run(store, lines)
     assert not [a for a in actions if a.get("programme") == "bug-hunt"]
@@ -348,7 +347,7 @@ async def test_an_approved_invitation_leaves_by_mail_and_strangers_are_refused(s
             await conn.execute(select(Invitation.id).where(Invitation.status == "awaiting_approval"))
         ).scalar()
     assert waiting is not None
-    stranger = _user("1234", "Not Boss")
+    stranger = user("1234", "Not Boss")
     actions = await _run(
         store,
         [
@@ -375,9 +374,9 @@ async def test_an_approved_invitation_leaves_by_mail_and_strangers_are_refused(s
 
 async def test_members_commands_answer_in_place_on_chat_and_by_email_on_mail(store: Store) -> None:
     people = {
-        "discord": _user("1001", "Ann"),
-        "slack": _user("U1001", "Ann"),
-        "mail": _user("ann@example.org", "Ann", email="ann@example.org"),
+        "discord": user("1001", "Ann"),
+        "slack": user("U1001", "Ann"),
+        "mail": user("ann@example.org", "Ann", email="ann@example.org"),
     }
     commands = ["help", "programmes", "whyme", "mydata", "optout bug-hunt", "optin", "frobnicate", "forgetme"]
     lines, at = [], MONDAY
@@ -405,7 +404,7 @@ async def test_members_commands_answer_in_place_on_chat_and_by_email_on_mail(sto
 
 
 async def test_an_erased_account_and_its_address_never_come_back(store: Store) -> None:
-    ann = _user("1001", "Ann", email="ann@example.org")
+    ann = user("1001", "Ann", email="ann@example.org")
     actions = await _run(
         store,
         [
@@ -426,7 +425,7 @@ async def test_an_erased_account_and_its_address_never_come_back(store: Store) -
                 MONDAY + timedelta(minutes=6),
                 "mail",
                 "message",
-                _user("ann@example.org", "Ann", email="ann@example.org"),
+                user("ann@example.org", "Ann", email="ann@example.org"),
                 channel="users@lists.example.org",
                 message_id="<late@example.org>",
                 text="Me again, from my mailbox",
@@ -447,8 +446,8 @@ async def test_an_erased_account_and_its_address_never_come_back(store: Store) -
 
 
 async def test_a_mail_confirmation_token_works_only_from_its_own_address(store: Store) -> None:
-    boss = _user("boss@example.org", "Boss", email="boss@example.org")
-    eve = _user("eve@example.org", "Eve", email="eve@example.org")
+    boss = user("boss@example.org", "Boss", email="boss@example.org")
+    eve = user("eve@example.org", "Eve", email="eve@example.org")
     actions = await _run(store, [to_line(MONDAY, "mail", "command", boss, text="admin segments")])
     found = re.search(r"confirm (\S+)\n", actions[0]["text"])
     assert found is not None and actions[0]["kind"] == "email"
@@ -484,7 +483,7 @@ async def test_hostile_display_names_are_neutralised_in_chat_welcomes(store: Sto
             MONDAY,
             "discord",
             "message",
-            _user("d1", name),
+            user("d1", name),
             channel="general",
             text="hello, how do I install?",
         ),
@@ -492,7 +491,7 @@ async def test_hostile_display_names_are_neutralised_in_chat_welcomes(store: Sto
             MONDAY,
             "slack",
             "message",
-            _user("U0D1", name),
+            user("U0D1", name),
             channel="general",
             text="hello, how do I install?",
         ),

@@ -22,7 +22,6 @@ PATCH = (
 )
 
 
-_user = user
 _run = run_lines
 
 
@@ -35,7 +34,7 @@ def _programmes(actions: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_a_newcomer_is_welcomed_once(store: Store) -> None:
-    ann = _user("1001", "Ann")
+    ann = user("1001", "Ann")
     lines = [to_line(MONDAY, "discord", "join", ann, channel="general")]
     lines += [
         to_line(
@@ -59,7 +58,7 @@ async def test_a_newcomer_is_welcomed_once(store: Store) -> None:
 
 
 async def test_a_patch_author_is_invited_to_the_bug_hunt_once_and_never_after_declining(store: Store) -> None:
-    dev = _user("2001", "Dev")
+    dev = user("2001", "Dev")
     lines = [
         to_line(
             MONDAY - timedelta(days=60) + timedelta(days=d),
@@ -98,7 +97,7 @@ async def test_a_patch_author_is_invited_to_the_bug_hunt_once_and_never_after_de
 
 
 async def test_an_end_user_asking_basic_questions_is_invited_to_device_testing(store: Store) -> None:
-    eve = _user("3001", "Eve")
+    eve = user("3001", "Eve")
     questions = [
         "How do I install the app on my phone?",
         "Why does my phone not sync my contacts after the update?",
@@ -122,8 +121,8 @@ async def test_a_system_integrators_invitation_waits_for_approval(store: Store) 
 
 
 async def test_optout_all_stops_every_later_message_on_every_platform(store: Store) -> None:
-    pat = _user("4001", "Pat", email="pat@example.org")
-    pat_mail = _user("pat@example.org", "Pat", email="pat@example.org")
+    pat = user("4001", "Pat", email="pat@example.org")
+    pat_mail = user("pat@example.org", "Pat", email="pat@example.org")
     lines = [
         to_line(MONDAY, "discord", "join", pat, channel="general"),
         to_line(MONDAY + timedelta(minutes=1), "discord", "command", pat, text="optout all"),
@@ -164,7 +163,7 @@ async def test_optout_all_stops_every_later_message_on_every_platform(store: Sto
 
 
 async def test_a_bot_gets_nothing(store: Store) -> None:
-    bot = _user("5001", "ci-bot", is_bot=True)
+    bot = user("5001", "ci-bot", is_bot=True)
     lines = [to_line(MONDAY, "discord", "join", bot, channel="general")]
     lines += [
         to_line(
@@ -183,8 +182,8 @@ async def test_a_bot_gets_nothing(store: Store) -> None:
 
 
 async def test_a_display_name_of_everyone_pings_nobody(store: Store) -> None:
-    troll = _user("6001", "@everyone")
-    slack_troll = _user("U6001", "<!channel>")
+    troll = user("6001", "@everyone")
+    slack_troll = user("U6001", "<!channel>")
     lines = [
         to_line(MONDAY, "discord", "join", troll, channel="general"),
         to_line(MONDAY, "slack", "join", slack_troll, channel="C1"),
@@ -197,14 +196,14 @@ async def test_a_display_name_of_everyone_pings_nobody(store: Store) -> None:
 
 
 async def test_the_askers_yes_solved_credits_the_helper(store: Store) -> None:
-    asker = _user("7001", "Asker")
-    helper = _user("7002", "Helper")
+    asker = user("7001", "Asker")
+    helper = user("7002", "Helper")
     lines = question_and_answer(
         asker, helper, question="How do I enable contact sync on my phone? It never syncs."
     )
     # The check waits a little after the answer (the asker may be trying it); a later event moves the clock.
     lines.append(
-        to_line(MONDAY + timedelta(days=1), "discord", "message", _user("7003"), channel="general", text="hi")
+        to_line(MONDAY + timedelta(days=1), "discord", "message", user("7003"), channel="general", text="hi")
     )
     actions = await _run(store, lines)
     checks = [a for a in _to(actions, user_id="7001") if a["template"] == "solution_check"]
