@@ -114,9 +114,7 @@ def auto_replies(store: Store) -> Callable[[str, date], Awaitable[int]]:
 
 async def mark_unreachable(conn: AsyncConnection, row: OutboxRow, at: datetime) -> None:
     """Dead-letter hook: a "recipient unreachable" failure marks that account undeliverable."""
-    reason = (
-        await conn.execute(select(OutboxMessage.last_error).where(OutboxMessage.id == row.id))
-    ).scalar()
+    reason = row.last_error  # the dead row's reason (``Settler.dead`` and expiry hand it over)
     if reason is None or "recipient unreachable" not in reason:
         return
     recipient = row.recipient or {}

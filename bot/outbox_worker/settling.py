@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
@@ -28,8 +29,9 @@ from bot.store import outbox_views as views
 log = logging.getLogger(__name__)
 
 #: (conn, row, at): runs in the transaction that marks the row sent (or dead). The row is as
-#: it was claimed, so a hook can tell from its template or programme whether it has work to
-#: do without asking the database (it runs for every message that leaves).
+#: it was claimed (a dead-letter hook gets it with its dead status and reason), so a hook can
+#: tell from it whether it has work to do without asking the database (it runs for every
+#: message that leaves).
 SentHook = Callable[[AsyncConnection, ob.OutboxRow, datetime], Awaitable[None]]
 
 #: What an unreachable or failing database raises through SQLAlchemy and the drivers.
@@ -88,8 +90,9 @@ class Settler:
         try:
             async with self._store.connection() as conn:
                 if await ob.mark_dead(conn, row.id, reason=reason):
+                    dead = replace(row, status="dead", last_error=reason)  # the row as it now is
                     for hook in self._on_dead:
-                        await hook(conn, row, at)
+                        await hook(conn, dead, at)
         except STORE_ERRORS:
             raise
         except Exception:
